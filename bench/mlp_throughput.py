@@ -1,0 +1,156 @@
+"""Throughput of one epoch of MLP 784-512-512-10 (ReLU, softmax cross-entropy, Adam, batch 128, float32).
+
+Prints bpnet's samples/s and peak memory, the time its matrix products alone take (the 1.6x bound), and,
+when PyTorch is importable, PyTorch's samples/s on the CPU with the same thread count, measured
+interleaved block by block in this process, and the ratio.
+
+    python bench/mlp_throughput.py [--samples 60000] [--repeats 3] [--blocks 10]
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import bpnet  # noqa: E402
+from bpnet import nn, optim  # noqa: E402
+
+SIZES = (784, 512, 512, 10)
+BATCH = 128
+
+
+def make_data(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, SIZES[0]), dtype=np.float32), rng.integers(0, SIZES[-1], n)
+
+
+class BpnetRunner:
+    name = "bpnet"
+
+    def __init__(self):
+        bpnet.manual_seed(0)
+        self.model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+        self.model[0].needs_input_grad = False  # like torch: the data needs no gradient
+        self.loss = nn.CrossEntropyLoss()
+        self.opt = optim.Adam(self.model.parameters(), lr=1e-3)
+
+    def steps(self, x, y, batches):
+        for i in batches:
+            xb, yb = x[i:i + BATCH], y[i:i + BATCH]
+            self.opt.zero_grad()
+            self.loss(self.model(xb), yb)
+            self.model.backward(self.loss.backward())
+            self.opt.step()
+
+
+class TorchRunner:
+    name = "torch"
+
+    def __init__(self, torch):
+        self.torch = torch
+        torch.manual_seed(0)
+        tnn = torch.nn
+        self.model = tnn.Sequential(tnn.Linear(784, 512), tnn.ReLU(), tnn.Linear(512, 512), tnn.ReLU(),
+                                    tnn.Linear(512, 10))
+        self.loss = tnn.CrossEntropyLoss()
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+
+    def steps(self, x, y, batches):
+        for i in batches:
+            xb, yb = x[i:i + BATCH], y[i:i + BATCH]
+            self.opt.zero_grad()
+            self.loss(self.model(xb), yb).backward()
+            self.opt.step()
+
+
+def gemm_time_per_step(repeats=50):
+    """Median time of exactly the matrix products one training step performs (forward, dW, dx)."""
+    rng = np.random.default_rng(1)
+    acts = [rng.random((BATCH, n), dtype=np.float32) for n in SIZES]
+    weights = [rng.random((o, i), dtype=np.float32) for i, o in zip(SIZES[:-1], SIZES[1:])]
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for k, w in enumerate(weights):
+            acts[k] @ w.T  # forward
+        for k in reversed(range(len(weights))):
+            dy = acts[k + 1]
+            dy.T @ acts[k]  # weight gradient
+            if k:
+                dy @ weights[k]  # input gradient
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--samples", type=int, default=60000)
+    ap.add_argument("--repeats", type=int, default=3, help="epochs per framework")
+    ap.add_argument("--blocks", type=int, default=10, help="interleaving blocks per epoch")
+    ap.add_argument("--no-torch", action="store_true")
+    args = ap.parse_args()
+
+    x, y = make_data(args.samples)
+    starts = list(range(0, args.samples - BATCH + 1, BATCH))
+    blocks = np.array_split(starts, args.blocks)
+    runners = [BpnetRunner()]
+    torch = None
+    if not args.no_torch:
+        try:
+            import torch
+        except ImportError:
+            print("PyTorch not importable: bpnet only")
+    if torch is not None:
+        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+        runners.append(TorchRunner(torch))
+        threads = torch.get_num_threads()
+    else:
+        threads = os.cpu_count()
+    data = {"bpnet": (x, y), "torch": (tx, ty) if torch is not None else None}
+    print(f"MLP {'-'.join(map(str, SIZES))}, batch {BATCH}, Adam, float32, {len(starts)} steps/epoch, "
+          f"{threads} threads, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, "
+          f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}")
+
+    for r in runners:  # warm-up
+        r.steps(*data[r.name], blocks[0][:5])
+    block_times = {r.name: [] for r in runners}
+    epoch_times = {r.name: [] for r in runners}
+    for _ in range(args.repeats):
+        epoch = {r.name: 0.0 for r in runners}
+        for block in blocks:
+            for r in runners:
+                t = time.perf_counter()
+                r.steps(*data[r.name], block)
+                dt = time.perf_counter() - t
+                block_times[r.name].append(dt / len(block))
+                epoch[r.name] += dt
+        for name, t in epoch.items():
+            epoch_times[name].append(t)
+    tracemalloc.start()  # separately: tracing slows allocation, so it stays out of the timed runs
+    runners[0].steps(x, y, blocks[0])
+    tracemalloc_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+
+    steps = len(starts)
+    rate = {}
+    for name in block_times:
+        per_step = statistics.median(block_times[name])
+        rate[name] = BATCH / per_step
+        print(f"{name:6s}: {rate[name]:9.0f} samples/s (median over {len(block_times[name])} blocks), "
+              f"epoch median {statistics.median(epoch_times[name]):.2f} s")
+    gemm = gemm_time_per_step() * steps
+    bp_epoch = statistics.median(epoch_times["bpnet"])
+    print(f"GEMMs alone: {gemm:.2f} s/epoch; bound 1.6x = {1.6 * gemm:.2f} s; "
+          f"bpnet epoch / GEMM time = {bp_epoch / gemm:.2f}x")
+    print(f"bpnet peak traced memory during training: {tracemalloc_peak / 2**20:.1f} MiB "
+          f"(data {x.nbytes / 2**20:.1f} MiB not included)")
+    if "torch" in rate:
+        print(f"ratio bpnet/torch samples/s: {rate['bpnet'] / rate['torch']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Adam and AdamW, as torch.optim.Adam / AdamW, updating every array in place."""
+import math
+
+import numpy as np
+
+from .optimizer import Optimizer, check_range
+
+__all__ = ["Adam", "AdamW"]
+
+
+class Adam(Optimizer):
+    """m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;  p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps).
+
+    Adam adds weight_decay * p to the gradient (L2); AdamW instead shrinks p by lr * weight_decay (decoupled).
+    """
+
+    decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, lr)
+        if len(betas) != 2:
+            raise ValueError(f"betas must be a pair, got {betas!r}")
+        self.betas = (check_range("beta1", betas[0], high=1.0), check_range("beta2", betas[1], high=1.0))
+        self.eps = check_range("eps", eps)
+        self.weight_decay = check_range("weight_decay", weight_decay)
+
+    def _init_state(self, p):
+        return {"exp_avg": np.zeros_like(p.data), "exp_avg_sq": np.zeros_like(p.data), "scratch": np.empty_like(p.data)}
+
+    def _update(self, data, g, state):
+        m, v, tmp = state["exp_avg"], state["exp_avg_sq"], state["scratch"]
+        b1, b2 = self.betas
+        if self.weight_decay and self.decoupled:
+            data *= 1 - self.lr * self.weight_decay
+        elif self.weight_decay:
+            g = g + self.weight_decay * data
+        m *= b1
+        np.multiply(g, 1 - b1, out=tmp)
+        m += tmp
+        v *= b2
+        np.multiply(g, g, out=tmp)
+        tmp *= 1 - b2
+        v += tmp
+        # p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps), rewritten to spare one pass over the arrays:
+        # p -= (lr sqrt(bc2)/bc1) * m / (sqrt(v) + eps sqrt(bc2))
+        sqrt_bc2 = math.sqrt(1 - b2 ** self.steps)
+        np.sqrt(v, out=tmp)
+        tmp += self.eps * sqrt_bc2
+        np.divide(m, tmp, out=tmp)
+        tmp *= self.lr * sqrt_bc2 / (1 - b1 ** self.steps)
+        data -= tmp
+
+    def hyperparameters(self):
+        return {"lr": self.lr, "betas": self.betas, "eps": self.eps, "weight_decay": self.weight_decay}
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: p *= 1 - lr * weight_decay before the Adam step."""
+
+    decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
+        super().__init__(params, lr, betas, eps, weight_decay)
