@@ -23,9 +23,12 @@ def resolve_dtype(dtype=None):
     """`dtype` as a numpy scalar type, or the default when None; only float32/float64 are accepted."""
     if dtype is None:
         return _default_dtype
-    dt = np.dtype(dtype).type
+    try:
+        dt = np.dtype(dtype).type
+    except TypeError:
+        dt = None
     if dt not in _ALLOWED:
-        raise ValueError(f"dtype must be np.float32 or np.float64, got {np.dtype(dtype).name}")
+        raise ValueError(f"dtype must be np.float32 or np.float64, got {dtype!r}")
     return dt
 
 

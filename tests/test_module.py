@@ -20,7 +20,8 @@ def restore_default_dtype():
 def mlp(seed=0):
     """Linear-Tanh-Linear in float64, seeded."""
     rng = np.random.default_rng(seed)
-    return nn.Sequential(nn.Linear(3, 4, dtype=F64, generator=rng), nn.Tanh(), nn.Linear(4, 2, dtype=F64, generator=rng))
+    return nn.Sequential(nn.Linear(3, 4, dtype=F64, generator=rng), nn.Tanh(),
+                         nn.Linear(4, 2, dtype=F64, generator=rng))
 
 
 def bn_model(seed):
@@ -44,6 +45,14 @@ def test_parameter_grad_matches_data_and_starts_at_zero():
     assert p.grad.shape == p.data.shape == (2, 3)
     assert p.grad.dtype == p.data.dtype == F64
     assert not np.any(p.grad)
+
+
+def test_parameter_zero_grad_clears_in_place():
+    p = nn.Parameter(np.ones(3))
+    grad = p.grad
+    grad += 2.0
+    p.zero_grad()
+    assert p.grad is grad and not np.any(grad)
 
 
 def test_parameter_copies_its_input():

@@ -1,4 +1,6 @@
 """Optimisers against their update equations written out by hand (float64), PyTorch's defaults and input checks."""
+from functools import partial
+
 import numpy as np
 import pytest
 
@@ -82,32 +84,32 @@ def adam_ref(lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled=False
 
 
 CASES = {
-    "sgd": (lambda ps: optim.SGD(ps, lr=0.1), lambda: sgd_ref(0.1)),
-    "sgd_momentum": (lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9), lambda: sgd_ref(0.1, momentum=0.9)),
+    "sgd": (lambda ps: optim.SGD(ps, lr=0.1), partial(sgd_ref, 0.1)),
+    "sgd_momentum": (lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9), partial(sgd_ref, 0.1, momentum=0.9)),
     "sgd_dampening": (lambda ps: optim.SGD(ps, lr=0.1, momentum=0.8, dampening=0.3),
-                      lambda: sgd_ref(0.1, momentum=0.8, dampening=0.3)),
+                      partial(sgd_ref, 0.1, momentum=0.8, dampening=0.3)),
     "sgd_nesterov": (lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
-                     lambda: sgd_ref(0.1, momentum=0.9, nesterov=True)),
+                     partial(sgd_ref, 0.1, momentum=0.9, nesterov=True)),
     "sgd_weight_decay": (lambda ps: optim.SGD(ps, lr=0.1, momentum=0.5, weight_decay=0.2),
-                         lambda: sgd_ref(0.1, momentum=0.5, weight_decay=0.2)),
-    "adagrad": (lambda ps: optim.Adagrad(ps, lr=0.5), lambda: adagrad_ref(0.5)),
+                         partial(sgd_ref, 0.1, momentum=0.5, weight_decay=0.2)),
+    "adagrad": (lambda ps: optim.Adagrad(ps, lr=0.5), partial(adagrad_ref, 0.5)),
     "adagrad_all_options": (
         lambda ps: optim.Adagrad(ps, lr=0.5, lr_decay=0.1, weight_decay=0.2, initial_accumulator_value=0.3),
-        lambda: adagrad_ref(0.5, lr_decay=0.1, weight_decay=0.2, initial_accumulator_value=0.3)),
-    "rmsprop": (lambda ps: optim.RMSprop(ps, lr=0.05, alpha=0.9), lambda: rmsprop_ref(0.05, alpha=0.9)),
+        partial(adagrad_ref, 0.5, lr_decay=0.1, weight_decay=0.2, initial_accumulator_value=0.3)),
+    "rmsprop": (lambda ps: optim.RMSprop(ps, lr=0.05, alpha=0.9), partial(rmsprop_ref, 0.05, alpha=0.9)),
     "rmsprop_momentum": (lambda ps: optim.RMSprop(ps, lr=0.05, momentum=0.8),
-                         lambda: rmsprop_ref(0.05, momentum=0.8)),
+                         partial(rmsprop_ref, 0.05, momentum=0.8)),
     "rmsprop_centered": (lambda ps: optim.RMSprop(ps, lr=0.05, alpha=0.9, centered=True),
-                         lambda: rmsprop_ref(0.05, alpha=0.9, centered=True)),
+                         partial(rmsprop_ref, 0.05, alpha=0.9, centered=True)),
     "rmsprop_centered_momentum_wd": (
         lambda ps: optim.RMSprop(ps, lr=0.05, alpha=0.9, centered=True, momentum=0.5, weight_decay=0.1),
-        lambda: rmsprop_ref(0.05, alpha=0.9, centered=True, momentum=0.5, weight_decay=0.1)),
+        partial(rmsprop_ref, 0.05, alpha=0.9, centered=True, momentum=0.5, weight_decay=0.1)),
     "adam": (lambda ps: optim.Adam(ps, lr=0.1, betas=(0.8, 0.95), eps=1e-3),
-             lambda: adam_ref(0.1, betas=(0.8, 0.95), eps=1e-3)),
+             partial(adam_ref, 0.1, betas=(0.8, 0.95), eps=1e-3)),
     "adam_weight_decay": (lambda ps: optim.Adam(ps, lr=0.1, weight_decay=0.5),
-                          lambda: adam_ref(0.1, weight_decay=0.5)),
+                          partial(adam_ref, 0.1, weight_decay=0.5)),
     "adamw": (lambda ps: optim.AdamW(ps, lr=0.1, weight_decay=0.5),
-              lambda: adam_ref(0.1, weight_decay=0.5, decoupled=True)),
+              partial(adam_ref, 0.1, weight_decay=0.5, decoupled=True)),
 }
 
 
@@ -118,13 +120,16 @@ def test_update_equations(case):
 
 
 DEFAULTS = {  # PyTorch's documented defaults
-    "SGD": (optim.SGD, lambda: sgd_ref(1e-3), {"lr": 1e-3, "momentum": 0.0, "nesterov": False, "weight_decay": 0.0}),
-    "Adagrad": (optim.Adagrad, lambda: adagrad_ref(0.01, eps=1e-10), {"lr": 0.01, "eps": 1e-10, "weight_decay": 0.0}),
-    "RMSprop": (optim.RMSprop, lambda: rmsprop_ref(0.01, alpha=0.99, eps=1e-8),
+    "SGD": (optim.SGD, partial(sgd_ref, 1e-3),
+            {"lr": 1e-3, "momentum": 0.0, "nesterov": False, "weight_decay": 0.0}),
+    "Adagrad": (optim.Adagrad, partial(adagrad_ref, 0.01, eps=1e-10),
+                {"lr": 0.01, "eps": 1e-10, "weight_decay": 0.0}),
+    "RMSprop": (optim.RMSprop, partial(rmsprop_ref, 0.01, alpha=0.99, eps=1e-8),
                 {"lr": 0.01, "alpha": 0.99, "eps": 1e-8, "momentum": 0.0, "centered": False}),
-    "Adam": (optim.Adam, lambda: adam_ref(1e-3, betas=(0.9, 0.999), eps=1e-8),
+    "Adam": (optim.Adam, partial(adam_ref, 1e-3, betas=(0.9, 0.999), eps=1e-8),
              {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0}),
-    "AdamW": (optim.AdamW, lambda: adam_ref(1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, decoupled=True),
+    "AdamW": (optim.AdamW,
+              partial(adam_ref, 1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, decoupled=True),
               {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.01}),
 }
 
@@ -165,6 +170,25 @@ def test_changing_lr_for_sgd_by_hand():
     np.testing.assert_allclose(p.data, [1.0 - 0.1 * 2 - 0.01 * 2], rtol=1e-15)
 
 
+@pytest.mark.parametrize("case", ["sgd_nesterov", "sgd_weight_decay", "adagrad_all_options",
+                                  "rmsprop_centered_momentum_wd", "adam_weight_decay", "adamw"])
+def test_large_parameters_follow_the_same_equations(case):
+    """Big arrays may be updated in spans (on several threads); each parameter still follows its own equations."""
+    make, reference = CASES[case]
+    rng = np.random.default_rng(5)
+    sizes = (5, 200_003, 70_001)
+    p0s = [rng.standard_normal(n) for n in sizes]
+    grads = [rng.standard_normal((3, n)) for n in sizes]
+    ps = [nn.Parameter(p0, np.float64) for p0 in p0s]
+    opt = make(ps)
+    for t in range(3):
+        for p, g in zip(ps, grads):
+            p.grad[...] = g[t]
+        opt.step()
+    for p, p0, g in zip(ps, p0s, grads):
+        np.testing.assert_allclose(p.data, reference(grads=g, p0=p0)[-1], rtol=1e-12, atol=1e-15)
+
+
 def params():
     return [nn.Parameter(np.zeros(2))]
 
@@ -190,6 +214,7 @@ INVALID = {
     "empty SGD": lambda: optim.SGD([], lr=0.1),
     "empty Adam": lambda: optim.Adam([]),
     "empty generator": lambda: optim.RMSprop(p for p in []),
+    "same parameter twice": lambda: optim.Adam(params() * 2),
 }
 
 

@@ -5,7 +5,14 @@ import numpy as np
 
 from .._state import resolve_dtype
 
-__all__ = ["Parameter", "Module", "Sequential"]
+__all__ = ["Parameter", "Module", "Sequential", "StateDictError"]
+
+
+class StateDictError(KeyError):
+    """A state_dict that does not fit the module: missing, unexpected or wrongly shaped keys."""
+
+    def __str__(self):
+        return str(self.args[0])
 
 
 class Parameter:
@@ -172,7 +179,7 @@ class Module:
                 if value.shape != target.shape:
                     errors.append(f"shape mismatch for {name}: expected {target.shape}, got {value.shape}")
         if errors:
-            raise KeyError(f"Error loading state_dict into {type(self).__name__}: " + "; ".join(errors))
+            raise StateDictError(f"Error loading state_dict into {type(self).__name__}: " + "; ".join(errors))
         for name, target in targets.items():
             if name in keys:
                 target[...] = np.asarray(state_dict[name])
