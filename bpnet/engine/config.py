@@ -1,0 +1,212 @@
+"""The one job-config schema: every field's type, default, limits and label, and its validation.
+
+`validate_config(raw)` takes a plain dict (from JSON, a web form or the command line: numbers may arrive as
+strings) and returns a complete, clean dict, or raises ConfigError with one clear message per bad field.
+The web form is generated from `schema()`, so a limit is written only here.
+"""
+import math
+import numbers
+
+import numpy as np
+
+from ..formula import FormulaError, parse_formula
+
+__all__ = ["ConfigError", "FIELDS", "TASKS", "OPTIMIZERS", "validate_config", "schema", "defaults", "MAX_STEPS"]
+
+TASKS = ("function", "surface", "classification", "mnist")
+ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
+INITS = ("default", "zeros", "xavier_uniform", "xavier_normal", "he_uniform", "he_normal")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
+MAX_STEPS = 2_000_000  # epochs x batches per epoch: bounds the work one job may ask for
+
+
+class ConfigError(ValueError):
+    """Invalid config: `errors` maps each bad field to one message."""
+
+    def __init__(self, errors):
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{k}: {v}" for k, v in self.errors.items()))
+
+
+def _field(kind, default, label, low=None, high=None, choices=None, tasks=TASKS, per_task=None, help="",
+           max_len=None):
+    return {"kind": kind, "default": default, "label": label, "min": low, "max": high, "choices": choices,
+            "tasks": tasks, "per_task": per_task or {}, "help": help, "max_len": max_len}
+
+
+FIT = ("function", "surface")
+GENERATED = ("function", "surface", "classification")
+FIELDS = {
+    "task": _field("choice", "function", "Experiment", choices=TASKS),
+    "formula": _field("str", "sin(x)", "Formula", high=200, tasks=FIT,
+                      per_task={"surface": {"default": "sin(x)*cos(y)"}}, help="e.g. sin(3*x)*exp(-x^2)"),
+    "x_min": _field("float", -math.pi, "x from", -1000, 1000, tasks=FIT, per_task={"surface": {"default": -2.0}}),
+    "x_max": _field("float", math.pi, "x to", -1000, 1000, tasks=FIT, per_task={"surface": {"default": 2.0}}),
+    "y_min": _field("float", -2.0, "y from", -1000, 1000, tasks=("surface",)),
+    "y_max": _field("float", 2.0, "y to", -1000, 1000, tasks=("surface",)),
+    "dataset": _field("choice", "spiral", "Dataset", choices=("moons", "spiral", "circles", "xor"),
+                      tasks=("classification",)),
+    "n_samples": _field("int", 200, "Samples", 10, 20000, tasks=GENERATED + ("mnist",),
+                        per_task={"surface": {"default": 1000}, "classification": {"default": 400},
+                                  "mnist": {"default": 50000, "min": 1000, "max": 50000}},
+                        help="training + validation points; for MNIST, training images used"),
+    "noise": _field("float", 0.0, "Noise (std)", 0.0, 10.0, tasks=GENERATED,
+                    per_task={"classification": {"default": 0.1}}),
+    "val_fraction": _field("float", 0.2, "Validation fraction", 0.05, 0.5, tasks=GENERATED),
+    "model": _field("choice", "mlp", "Model", choices=("mlp", "cnn"), tasks=("mnist",)),
+    "hidden": _field("int_list", [32, 32], "Hidden layers", 1, 1024, max_len=8, per_task={
+        "classification": {"default": [16, 16]}, "mnist": {"default": [512, 512]}},
+        help="units per hidden layer, e.g. 64,64 (at most 8 layers)"),
+    "conv_channels": _field("int_list", [16, 32], "Conv channels", 1, 64, tasks=("mnist",), max_len=3,
+                            help="channels of the conv blocks (Conv-ReLU-MaxPool), at most 3"),
+    "activation": _field("choice", "tanh", "Activation", choices=ACTIVATIONS,
+                         per_task={"classification": {"default": "relu"}, "mnist": {"default": "relu"}}),
+    "init": _field("choice", "default", "Weight init", choices=INITS),
+    "dropout": _field("float", 0.0, "Dropout", 0.0, 0.9),
+    "batch_norm": _field("bool", False, "Batch norm"),
+    "normalize_inputs": _field("bool", True, "Normalise inputs",
+                               help="standardise inputs with the training set's mean and std"),
+    "optimizer": _field("choice", "adam", "Optimiser", choices=OPTIMIZERS),
+    "lr": _field("float", 0.01, "Learning rate", 1e-6, 10.0, per_task={"mnist": {"default": 0.001}}),
+    "momentum": _field("float", 0.9, "Momentum", 0.0, 0.999, help="for momentum, nesterov and rmsprop"),
+    "weight_decay": _field("float", 0.0, "Weight decay", 0.0, 1.0),
+    "lr_schedule": _field("choice", "constant", "LR schedule", choices=("constant", "cosine")),
+    "batch_size": _field("int", 32, "Batch size", 1, 4096, per_task={"mnist": {"default": 128}}),
+    "epochs": _field("int", 300, "Epochs", 1, 5000,
+                     per_task={"classification": {"default": 200}, "mnist": {"default": 5, "max": 100}}),
+    "seed": _field("int", 0, "Seed", 0, 2**31 - 1),
+    "eval_every": _field("int", 100, "Evaluate every (steps)", 1, 100000, tasks=("mnist",),
+                         help="validation on a fixed subset every so many steps; the whole split every epoch"),
+    "val_subset": _field("int", 1000, "Validation subset", 100, 10000, tasks=("mnist",)),
+}
+
+
+def field_spec(name, task):
+    """The field's spec with the task's overrides applied."""
+    spec = dict(FIELDS[name])
+    spec.update(spec.pop("per_task").get(task, {}))
+    return spec
+
+
+def defaults(task="function"):
+    """A complete default config for a task."""
+    return {name: field_spec(name, task)["default"] for name in FIELDS if task in FIELDS[name]["tasks"]}
+
+
+def schema():
+    """Per task, every field's spec (kind, default, min, max, choices, label, help): drives the web forms."""
+    return {task: {name: field_spec(name, task) for name in FIELDS if task in FIELDS[name]["tasks"]}
+            for task in TASKS}
+
+
+def _number(value, kind):
+    if isinstance(value, str):
+        value = value.strip()
+        try:
+            value = float(value) if kind == "float" else int(value)
+        except ValueError:
+            raise ValueError(f"expected {'a number' if kind == 'float' else 'a whole number'}, got {value[:30]!r}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"expected a number, got {type(value).__name__}")
+    if kind == "int":
+        if value != int(value):
+            raise ValueError(f"expected a whole number, got {value}")
+        return int(value)
+    if not math.isfinite(value):
+        raise ValueError("expected a finite number")
+    return float(value)
+
+
+def _in_range(value, spec):
+    if spec["min"] is not None and value < spec["min"] or spec["max"] is not None and value > spec["max"]:
+        raise ValueError(f"must be between {spec['min']:g} and {spec['max']:g}, got {value:g}")
+    return value
+
+
+def _coerce(value, spec):
+    kind = spec["kind"]
+    if kind in ("int", "float"):
+        return _in_range(_number(value, kind), spec)
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "on", "off", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "on", "1", "yes")
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise ValueError(f"expected true or false, got {str(value)[:30]!r}")
+    if kind == "choice":
+        if value not in spec["choices"]:
+            raise ValueError(f"must be one of {', '.join(spec['choices'])}; got {str(value)[:30]!r}")
+        return value
+    if kind == "str":
+        if not isinstance(value, str):
+            raise ValueError(f"expected text, got {type(value).__name__}")
+        if len(value) > spec["max"]:
+            raise ValueError(f"at most {spec['max']} characters, got {len(value)}")
+        return value.strip()
+    if kind == "int_list":
+        if isinstance(value, str):
+            value = [v for v in value.replace(" ", "").split(",") if v] if value.strip() else []
+        if not isinstance(value, (list, tuple)):
+            raise ValueError("expected a list of whole numbers, e.g. 64,64")
+        if len(value) > spec["max_len"]:
+            raise ValueError(f"at most {spec['max_len']} layers, got {len(value)}")
+        return [_in_range(_number(v, "int"), spec) for v in value]
+    raise AssertionError(kind)
+
+
+def validate_config(raw):
+    """A complete, clean config dict from user input, or ConfigError listing every bad field."""
+    if not isinstance(raw, dict):
+        raise ConfigError({"config": f"expected an object of settings, got {type(raw).__name__}"})
+    task = raw.get("task", FIELDS["task"]["default"])
+    if task not in TASKS:
+        raise ConfigError({"task": f"must be one of {', '.join(TASKS)}; got {str(task)[:30]!r}"})
+    config, errors = {}, {}
+    for name in raw:
+        if name not in FIELDS:
+            errors[str(name)[:40]] = "unknown setting"
+    for name in FIELDS:
+        spec = field_spec(name, task)
+        if task not in spec["tasks"]:
+            continue
+        try:
+            config[name] = _coerce(raw[name], spec) if name in raw else spec["default"]
+        except ValueError as exc:
+            errors[name] = str(exc)
+    errors.update(_cross_checks(config, errors))
+    if errors:
+        raise ConfigError(errors)
+    return config
+
+
+def check_formula(c, n=201):
+    """Parse the config's formula and check it is finite on an even grid over the domain (FormulaError if not)."""
+    if c["task"] == "function":
+        parse_formula(c["formula"], ("x",)).check_finite(np.linspace(c["x_min"], c["x_max"], n))
+    else:
+        xs, ys = np.meshgrid(np.linspace(c["x_min"], c["x_max"], 41), np.linspace(c["y_min"], c["y_max"], 41))
+        parse_formula(c["formula"], ("x", "y")).check_finite(xs, ys)
+
+
+def _cross_checks(c, errors):
+    """Constraints between fields (domain order, total work, architecture/task fit)."""
+    out = {}
+    for lo, hi in (("x_min", "x_max"), ("y_min", "y_max")):
+        if lo in c and hi in c and c[lo] >= c[hi]:
+            out[hi] = f"must be greater than {lo.replace('_', ' ')} ({c[lo]:g})"
+    if "formula" in c and not {"formula", "x_min", "x_max", "y_min", "y_max"} & errors.keys():
+        try:
+            check_formula(c)
+        except FormulaError as exc:
+            out["formula"] = str(exc)
+    if c.get("task") == "mnist" and c.get("model") == "cnn" and not c.get("conv_channels"):
+        out["conv_channels"] = "a CNN needs at least one conv block"
+    if {"n_samples", "batch_size", "epochs"} <= c.keys():
+        train = c["n_samples"] if c["task"] == "mnist" else max(1, round(c["n_samples"] * (1 - c.get("val_fraction", 0))))
+        steps = c["epochs"] * math.ceil(train / c["batch_size"])
+        if steps > MAX_STEPS:
+            out["epochs"] = (f"this would run {steps:,} steps; the limit is {MAX_STEPS:,}: "
+                             "use fewer epochs or a larger batch size")
+    return out

@@ -1,0 +1,89 @@
+"""Events a job reports, their payloads, and the history kept for late subscribers.
+
+Every event is a plain JSON-ready dict with ``type``, ``job_id``, ``seq`` (1, 2, 3... per job, so a
+consumer can detect loss or reordering) and ``run`` (index of the run inside a comparison; 0 for a single
+job). Floats that are NaN or infinite are sent as null. Types and payloads:
+
+``state``     ``state`` (created|running|paused|finished|stopped|failed), ``message``
+``dataset``   static plot data, once per run: ``task``, ``label``, ``steps_per_epoch``, ``total_steps``, ``layers``
+              and per task: function ``x_train, y_train, x_val, y_val, x_grid, y_grid``; surface ``xs, ys,
+              z_true, x_train`` (points as [[x, y, z]...]); classification ``points, labels, xs, ys``; mnist
+              ``digits`` (sample images as 28x28 lists of 0-255) and ``digit_labels``
+``steps``     every step since the previous report: lists ``step, epoch, loss`` and, for function, surface and
+              classification, ``val_loss`` (and ``val_acc`` for classification); scalars ``lr``,
+              ``samples_per_sec``, ``eta`` (seconds), ``progress`` (0-1)
+``eval``      MNIST validation: ``step, epoch, val_loss, val_acc, train_loss, train_acc, split`` (subset|full)
+``snapshot``  the model's current picture: function ``y_pred`` on ``x_grid``; surface ``z_pred``;
+              classification ``p_grid`` (probability of class 1 on the ``xs, ys`` grid); mnist ``pred``,
+              ``prob`` for the sample digits and ``confusion`` (10x10, rows = true class)
+``norms``     ``step``, ``names`` (one per weight layer), ``grad`` and ``weight`` (L2 norms)
+``lr``        ``step``, ``lr``: the learning rate was changed while running
+``done``      final metrics of a run: ``train_loss, val_loss, val_acc, test_loss, test_acc, steps, seconds``
+``history``   sent to a subscriber when it joins: everything so far (see Recorder.history)
+"""
+import math
+
+import numpy as np
+
+__all__ = ["EVENT_TYPES", "Series", "clean", "decimate"]
+
+EVENT_TYPES = ("state", "dataset", "steps", "eval", "snapshot", "norms", "lr", "done", "history")
+
+
+def clean(value):
+    """A JSON-safe copy: numpy arrays and scalars to lists and Python numbers, NaN/inf to None."""
+    if isinstance(value, dict):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean(v) for v in value]
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind == "f":
+            obj = value.astype(object)
+            obj[~np.isfinite(value)] = None
+            return obj.tolist()
+        return value.tolist()
+    if isinstance(value, (np.floating, float)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def decimate(n, limit):
+    """Indices of at most `limit` of n points, evenly spread, always keeping the last."""
+    if n <= limit:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, limit).round().astype(np.int64))
+
+
+class Series:
+    """Columns of per-step numbers that grow without copying on every append (capacity doubles)."""
+
+    def __init__(self, columns, capacity=1024):
+        self.columns = tuple(columns)
+        self._data = {c: np.full(capacity, np.nan) for c in self.columns}
+        self.n = 0
+
+    def append(self, **values):
+        if self.n == len(self._data[self.columns[0]]):
+            for c in self.columns:
+                grown = np.full(2 * self.n, np.nan)
+                grown[:self.n] = self._data[c]
+                self._data[c] = grown
+        for c, v in values.items():
+            self._data[c][self.n] = v
+        self.n += 1
+
+    def column(self, name, start=0, stop=None):
+        return self._data[name][start:self.n if stop is None else min(stop, self.n)]
+
+    def slice(self, start, stop=None, limit=None):
+        """{column: list} for rows start..stop, thinned to at most `limit` rows."""
+        stop = self.n if stop is None else min(stop, self.n)
+        idx = np.arange(start, stop) if limit is None else start + decimate(max(0, stop - start), limit)
+        return {c: self._data[c][idx] for c in self.columns}
+
+    def __len__(self):
+        return self.n

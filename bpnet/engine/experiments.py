@@ -1,0 +1,67 @@
+"""The classic comparisons: runs that differ in one setting, trained side by side in one job."""
+from .config import ConfigError, defaults
+from .job import Job
+
+__all__ = ["COMPARISONS", "comparison_runs", "comparison_defaults", "compare_job", "run_comparison"]
+
+# name -> title, what it shows, and the variants as (label, settings that differ)
+COMPARISONS = {
+    "normalization": {
+        "title": "Input normalisation", "shows": "raw pixel values (0-255) against standardised inputs",
+        "variants": [("raw inputs", {"normalize_inputs": False}), ("standardised", {"normalize_inputs": True})]},
+    "dropout": {
+        "title": "Dropout", "shows": "the gap between training and validation loss, with and without dropout",
+        "variants": [("no dropout", {"dropout": 0.0}), ("dropout 0.5", {"dropout": 0.5})]},
+    "batch_norm": {
+        "title": "Batch normalisation", "shows": "how batch norm speeds up and steadies training",
+        "variants": [("plain", {"batch_norm": False}), ("batch norm", {"batch_norm": True})]},
+    "activation": {
+        "title": "Activation functions", "shows": "sigmoid's vanishing gradients in the first layers, next to tanh and ReLU",
+        "variants": [("sigmoid", {"activation": "sigmoid"}), ("tanh", {"activation": "tanh"}),
+                     ("ReLU", {"activation": "relu"})],
+        "suggest": {"hidden": [128, 128, 128, 128], "optimizer": "sgd", "lr": 0.05}},
+    "optimizer": {
+        "title": "Optimisers", "shows": "SGD, momentum, Adagrad, RMSprop and Adam, each at a learning rate that suits it",
+        "variants": [("SGD", {"optimizer": "sgd", "lr": 0.1}), ("momentum", {"optimizer": "momentum", "lr": 0.01}),
+                     ("Adagrad", {"optimizer": "adagrad", "lr": 0.01}),
+                     ("RMSprop", {"optimizer": "rmsprop", "lr": 0.001}), ("Adam", {"optimizer": "adam", "lr": 0.001})]},
+    "init": {
+        "title": "Weight initialisation", "shows": "zeros (every unit stays the same) against Xavier and He",
+        "variants": [("zeros", {"init": "zeros"}), ("Xavier", {"init": "xavier_uniform"}), ("He", {"init": "he_normal"})]},
+}
+
+# a small, quick MNIST setting that still shows each effect within a minute or two
+BASE = {"task": "mnist", "hidden": [100, 100], "n_samples": 10000, "epochs": 3, "eval_every": 20, "val_subset": 500}
+
+
+def comparison_defaults(name):
+    """The base config the comparison starts from (before the user's changes)."""
+    _check(name)
+    return {**defaults("mnist"), **BASE, **COMPARISONS[name].get("suggest", {})}
+
+
+def _check(name):
+    if name not in COMPARISONS:
+        raise ConfigError({"comparison": f"unknown comparison {str(name)[:30]!r}; choose from {', '.join(COMPARISONS)}"})
+
+
+def comparison_runs(name, base=None):
+    """[(label, config), ...]: the base config with each variant's settings applied."""
+    _check(name)
+    base = comparison_defaults(name) if base is None else dict(base)
+    return [(label, {**base, **changes}) for label, changes in COMPARISONS[name]["variants"]]
+
+
+def compare_job(name, base=None, **job_options):
+    """A Job training every variant of the comparison side by side."""
+    return Job(runs=comparison_runs(name, base), kind=f"compare:{name}", **job_options)
+
+
+def run_comparison(name, base=None, listener=None):
+    """Run a comparison to the end in this thread's wait; returns the job's full history."""
+    job = compare_job(name, base)
+    if listener is not None:
+        job.subscribe(listener)
+    job.start()
+    job.wait()
+    return job.history()

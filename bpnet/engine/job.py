@@ -1,0 +1,278 @@
+"""A training job in a background thread: state machine, controls, rate-limited events, full history.
+
+    job = Job({"task": "function", "formula": "sin(3*x)"})
+    unsubscribe = job.subscribe(print)     # first call: a 'history' event; then live events
+    job.start(); job.pause(); job.set_lr(0.001); job.resume(); job.stop(); job.wait()
+
+Controls only set flags that the training loop reads between steps; a thread is never killed. A job may hold
+several runs (a comparison): their steps are interleaved round-robin in the one thread, so all curves grow
+together.
+"""
+import io
+import logging
+import secrets
+import threading
+import time
+
+import numpy as np
+
+from ..optim.optimizer import check_range
+from .config import validate_config
+from .tasks import predict
+from .events import clean
+from .recorder import Recorder
+from .trainer import Diverged, Trainer
+
+__all__ = ["Job", "JobError", "STATES", "TERMINAL"]
+
+log = logging.getLogger("bpnet.engine")
+STATES = ("created", "running", "paused", "finished", "stopped", "failed")
+TERMINAL = ("finished", "stopped", "failed")
+
+
+class JobError(ValueError):
+    """A control that does not apply in the job's current state (e.g. pausing a finished job)."""
+
+
+class Job:
+    """Runs one config, or several labelled configs side by side (runs=[(label, config), ...])."""
+
+    def __init__(self, config=None, runs=None, job_id=None, report_interval=0.05, snapshot_interval=0.1,
+                 kind="train"):
+        if (config is None) == (runs is None):
+            raise ValueError("give either a config or a list of runs")
+        runs = [("", config)] if runs is None else list(runs)
+        configs = [validate_config(c) for _, c in runs]
+        self.id = job_id or secrets.token_urlsafe(12)
+        self.kind = kind
+        self.trainers = [Trainer(cfg) for cfg in configs]
+        self.recorders = [Recorder(label, t) for (label, _), t in zip(runs, self.trainers)]
+        self.state, self.message = "created", ""
+        self.report_interval, self.snapshot_interval = report_interval, snapshot_interval
+        self._lock = threading.RLock()  # state, subscribers, seq, histories: held briefly
+        self._model_lock = threading.Lock()  # the models: held by a training step; never taken inside _lock
+        self._resume = threading.Event()
+        self._resume.set()
+        self._stop = False
+        self._pending_lr = None
+        self._subscribers = {}
+        self._seq = 0
+        self._thread = None
+        self.started_at = self.finished_at = None
+
+    @property
+    def config(self):
+        return self.trainers[0].config
+
+    # --- events -------------------------------------------------------------------------------
+    def subscribe(self, callback):
+        """Call callback(event) with a 'history' event now, then with every new event; returns unsubscribe()."""
+        token = object()
+        with self._lock:
+            callback(self.history_event())
+            self._subscribers[token] = callback
+        return lambda: self._subscribers.pop(token, None)
+
+    def _emit(self, type_, run=0, **payload):
+        with self._lock:
+            self._seq += 1
+            event = clean({"type": type_, "job_id": self.id, "seq": self._seq, "run": run, **payload})
+            for token, callback in list(self._subscribers.items()):
+                try:
+                    callback(event)
+                except Exception:  # a broken listener must not stop training
+                    log.exception("event listener failed; unsubscribing it")
+                    self._subscribers.pop(token, None)
+
+    def history_event(self):
+        """Everything so far, for a late or reconnecting subscriber (long series thinned to 5000 points)."""
+        with self._lock:
+            return clean({"type": "history", "job_id": self.id, "seq": self._seq, "run": 0, "kind": self.kind,
+                          "state": self.state, "message": self.message,
+                          "runs": [r.summary(limit=5000) for r in self.recorders]})
+
+    # --- controls -----------------------------------------------------------------------------
+    def start(self):
+        with self._lock:
+            if self.state != "created":
+                raise JobError(f"job already {self.state}")
+            self._set_state("running")
+            self._thread = threading.Thread(target=self._run, name=f"bpnet-job-{self.id[:8]}", daemon=True)
+            self._thread.start()
+        return self
+
+    def pause(self):
+        with self._lock:
+            if self.state != "running":
+                raise JobError(f"cannot pause a job that is {self.state}")
+            self._resume.clear()
+            self._set_state("paused")
+
+    def resume(self):
+        with self._lock:
+            if self.state != "paused":
+                raise JobError(f"cannot resume a job that is {self.state}")
+            self._set_state("running")
+            self._resume.set()
+
+    def stop(self):
+        """Ask the loop to stop after the current step; a no-op on a job that has ended."""
+        with self._lock:
+            if self.state in TERMINAL:
+                return
+            if self.state == "created":
+                self._set_state("stopped", "stopped before it started")
+                return
+            self._stop = True
+            self._resume.set()
+
+    def set_lr(self, lr):
+        """Change the learning rate of every run from the next step on."""
+        lr = check_range("learning rate", lr, low=0.0, high=10.0, low_open=True, high_open=False)
+        with self._lock:
+            if self.state in TERMINAL:
+                raise JobError(f"cannot change the learning rate of a job that is {self.state}")
+            self._pending_lr = lr
+        return lr
+
+    def wait(self, timeout=None):
+        """Block until the job has ended (True) or the timeout passed (False)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.state in TERMINAL
+
+    @property
+    def done(self):
+        return self.state in TERMINAL
+
+    def _set_state(self, state, message=""):
+        self.state, self.message = state, message
+        if state in TERMINAL:
+            self.finished_at = time.time()
+        self._emit("state", state=state, message=message)
+
+    # --- the loop -----------------------------------------------------------------------------
+    def _run(self):
+        self.started_at = time.time()
+        log.info("job %s started: %s", self.id, [r.trainer.config for r in self.recorders])
+        try:
+            for i, rec in enumerate(self.recorders):
+                self._emit("dataset", run=i, **rec.dataset_event())
+            self._loop()
+        except Exception as exc:  # noqa: BLE001 - an engine bug must end the job, not the thread silently
+            log.exception("job %s crashed", self.id)
+            with self._lock:
+                self._set_state("failed", f"internal error: {type(exc).__name__}: {exc}")
+            return
+        with self._lock:
+            failed = [r for r in self.recorders if r.failure]
+            if self._stop:
+                self._set_state("stopped", "stopped by the user")
+            elif failed and len(failed) == len(self.recorders):
+                self._set_state("failed", failed[0].failure)
+            else:
+                note = "; ".join(f"{r.label}: {r.failure}" for r in failed)
+                self._set_state("finished", note)
+        log.info("job %s %s %s", self.id, self.state, self.message)
+
+    def _loop(self):
+        live = [(i, rec, rec.trainer.steps()) for i, rec in enumerate(self.recorders)]
+        last_report = last_snapshot = time.monotonic()
+        while live and not self._stop:
+            if not self._resume.is_set():
+                paused_at = time.monotonic()
+                self._resume.wait()
+                for _, rec, _ in live:
+                    rec.exclude_pause(time.monotonic() - paused_at)
+                continue
+            self._apply_pending_lr()
+            for entry in list(live):
+                i, rec, steps = entry
+                with self._model_lock:
+                    try:
+                        record = next(steps)
+                    except StopIteration:
+                        record = None
+                    except Diverged as exc:
+                        rec.failure = str(exc)
+                        record = None
+                    if record is None:
+                        live.remove(entry)
+                        self._finish_run(i, rec)
+                        continue
+                    with self._lock:
+                        rec.add(record)
+                    if "eval" in record:
+                        self._emit("eval", run=i, **rec.eval_event(record["eval"]))
+                        self._emit("snapshot", run=i, **rec.snapshot(record["eval"]))
+            now = time.monotonic()
+            if now - last_report >= self.report_interval:
+                snap = now - last_snapshot >= self.snapshot_interval
+                with self._model_lock:
+                    for i, rec, _ in live:
+                        self._report(i, rec, snapshot=snap)
+                last_report = now
+                last_snapshot = now if snap else last_snapshot
+
+    def _report(self, i, rec, snapshot):
+        """Steps since the last report, gradient norms and (every snapshot_interval) the model's picture.
+
+        Called by the training thread holding the model lock."""
+        with self._lock:
+            steps = rec.pending_steps()
+        if steps:
+            self._emit("steps", run=i, **steps)
+            self._emit("norms", run=i, **rec.norms())
+        if snapshot and not rec.evaluates_periodically:
+            self._emit("snapshot", run=i, **rec.snapshot())
+
+    def _finish_run(self, i, rec):
+        """Last report and final metrics of a run (training thread, model lock held)."""
+        self._report(i, rec, snapshot=not rec.failure)
+        if rec.failure:
+            self._emit("done", run=i, failed=rec.failure, steps=rec.trainer.step)
+            return
+        if rec.evaluates_periodically:
+            self._emit("snapshot", run=i, **rec.snapshot())
+        final = rec.trainer.final_metrics(rec.active_seconds())
+        with self._lock:
+            rec.final = final
+        self._emit("done", run=i, **final)
+
+    def _apply_pending_lr(self):
+        with self._lock:
+            lr, self._pending_lr = self._pending_lr, None
+            if lr is None:
+                return
+            for i, rec in enumerate(self.recorders):
+                rec.trainer.set_lr(lr)
+                rec.lr_changes.append((rec.trainer.step, lr))
+                self._emit("lr", run=i, step=rec.trainer.step, lr=lr)
+
+    # --- results ------------------------------------------------------------------------------
+    def model_npz(self, run=0):
+        """The run's model state_dict as .npz bytes (consistent: taken between two steps)."""
+        with self._model_lock:
+            state = self.trainers[run].model.state_dict()
+        buf = io.BytesIO()
+        np.savez(buf, **state)
+        return buf.getvalue()
+
+    def history(self):
+        """The full, unthinned history of every run (JSON-ready)."""
+        with self._lock:
+            return clean({"job_id": self.id, "state": self.state, "message": self.message,
+                          "runs": [r.summary(limit=None) for r in self.recorders]})
+
+    def history_csv(self, run=0):
+        with self._lock:
+            return self.recorders[run].csv()
+
+    def predict(self, x, run=0):
+        """Class probabilities (or outputs) of the current model for inputs x, taken between two steps."""
+        with self._model_lock:
+            out = predict(self.trainers[run].model, x)
+        if self.trainers[run].task.classifier:
+            out = np.exp(out - out.max(axis=1, keepdims=True))
+            out /= out.sum(axis=1, keepdims=True)
+        return out

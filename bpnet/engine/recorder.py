@@ -1,0 +1,114 @@
+"""The history of one run inside a job: every step, evaluations, norms, the latest picture, final metrics."""
+import csv
+import io
+import time
+
+from .events import Series, decimate
+
+__all__ = ["Recorder"]
+
+STEP_COLUMNS = ("step", "epoch", "loss", "val_loss", "val_acc", "lr")
+
+
+class Recorder:
+    """Collects a Trainer's records; builds the payloads of 'steps', 'eval' and 'snapshot' events."""
+
+    def __init__(self, label, trainer):
+        self.label, self.trainer = label, trainer
+        self.steps = Series(STEP_COLUMNS)
+        self.evals, self.norm_history, self.lr_changes = [], [], []
+        self.snapshot_payload = None
+        self.final, self.failure = None, ""
+        self.evaluates_periodically = trainer.config.get("eval_every") is not None
+        self._reported = 0
+        self._t0 = self._t_report = time.monotonic()
+        self._paused = 0.0
+        self._dataset = None
+
+    # --- timing -------------------------------------------------------------------------------
+    def exclude_pause(self, seconds):
+        self._paused += seconds
+        self._t_report += seconds
+
+    def active_seconds(self):
+        return time.monotonic() - self._t0 - self._paused
+
+    # --- recording ----------------------------------------------------------------------------
+    def add(self, record):
+        self.steps.append(**{c: record[c] for c in STEP_COLUMNS if record.get(c) is not None})
+
+    def dataset_event(self):
+        if self._dataset is None:
+            t = self.trainer
+            self._dataset = {"task": t.config["task"], "label": self.label, "config": t.config,
+                             "steps_per_epoch": t.steps_per_epoch, "total_steps": t.total_steps,
+                             "batch_size": t.config["batch_size"], "layers": [n for n, _ in t.layers],
+                             **t.task.dataset_event()}
+        return self._dataset
+
+    def pending_steps(self):
+        """Payload of a 'steps' event with the rows since the last one (None if there are none)."""
+        start, stop = self._reported, len(self.steps)
+        if stop == start:
+            return None
+        now = time.monotonic()
+        rate = (stop - start) / max(now - self._t_report, 1e-9)
+        self._reported, self._t_report = stop, now
+        rows = self.steps.slice(start, stop)
+        payload = {c: rows[c] for c in ("step", "epoch", "loss")}
+        if not self.evaluates_periodically:
+            payload["val_loss"] = rows["val_loss"]
+            if self.trainer.task.classifier:
+                payload["val_acc"] = rows["val_acc"]
+        remaining = self.trainer.total_steps - self.trainer.step
+        payload.update(lr=float(rows["lr"][-1]), samples_per_sec=rate * self.trainer.config["batch_size"],
+                       eta=remaining / rate if rate > 0 else None, progress=self.trainer.step / self.trainer.total_steps)
+        return payload
+
+    def norms(self):
+        norms = self.trainer.norms()
+        self.norm_history.append(norms)
+        return norms
+
+    def eval_event(self, ev):
+        payload = {k: v for k, v in ev.items() if k not in ("outputs", "indices")}
+        self.evals.append(payload)
+        return payload
+
+    def snapshot(self, ev=None):
+        """The model's current picture (for MNIST, with the confusion matrix of evaluation `ev`)."""
+        task = self.trainer.task
+        if self.evaluates_periodically:
+            snap = task.snapshot(self.trainer.model, *((ev["outputs"], ev["indices"]) if ev else ()))
+            if ev is None and self.snapshot_payload is not None and "confusion" in self.snapshot_payload:
+                snap["confusion"] = self.snapshot_payload["confusion"]
+        else:
+            snap = task.snapshot(self.trainer.model)
+        snap["step"] = self.trainer.step
+        self.snapshot_payload = snap
+        return snap
+
+    # --- views --------------------------------------------------------------------------------
+    def summary(self, limit=None):
+        """Everything recorded, with step series thinned to `limit` rows (None: all)."""
+        rows = self.steps.slice(0, limit=limit)
+        return {"label": self.label, "dataset": self.dataset_event(), "steps": rows, "evals": self.evals,
+                "norms": [self.norm_history[i] for i in decimate(len(self.norm_history), limit or len(self.norm_history))],
+                "snapshot": self.snapshot_payload, "lr_changes": self.lr_changes, "final": self.final,
+                "failure": self.failure, "step": self.trainer.step, "total_steps": self.trainer.total_steps}
+
+    def csv(self):
+        """One row per step: step, epoch, loss, val_loss, val_acc, lr (validation of MNIST at evaluation steps)."""
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(STEP_COLUMNS)
+        evals = {e["step"]: e for e in self.evals}
+        rows = self.steps.slice(0)
+        for i in range(len(self.steps)):
+            row = [rows[c][i] for c in STEP_COLUMNS]
+            ev = evals.get(int(row[0]))
+            if ev is not None:
+                row[3], row[4] = ev["val_loss"], ev["val_acc"]
+            writer.writerow(["" if v is None or v != v else (int(v) if c == "step" else repr(float(v)))
+                             for c, v in zip(STEP_COLUMNS, row)])
+        return out.getvalue()

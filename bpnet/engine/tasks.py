@@ -1,0 +1,184 @@
+"""What each experiment trains on and how it is pictured: data, loss, metrics, snapshots."""
+import functools
+
+import numpy as np
+
+from .. import nn
+from ..data import FunctionDataset, Standardizer, SurfaceDataset, make_classification_2d, mnist_splits
+from ..formula import FormulaError
+from .config import ConfigError
+
+__all__ = ["make_task", "predict"]
+
+EVAL_BATCH = 1000
+
+
+def predict(model, x, batch=EVAL_BATCH):
+    """Outputs of the model in eval mode for all of x, in batches; restores the previous mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        return np.concatenate([model(x[i:i + batch]) for i in range(0, len(x), batch)])
+    finally:
+        model.train(was_training)
+
+
+class _Task:
+    """Subclasses set x_train, y_train, x_val, y_val, in_shape, out_features, criterion."""
+
+    classifier = False
+
+    def evaluate(self, model, x, y):
+        """(loss, accuracy or None, outputs) of the model on x, y in eval mode."""
+        out = predict(model, x)
+        loss = type(self.criterion)()(out, y)  # a fresh criterion: the training one keeps its gradient
+        acc = float(np.mean(out.argmax(axis=1) == y)) if self.classifier else None
+        return loss, acc, out
+
+    def _standardize(self, *arrays):
+        if not self.config["normalize_inputs"]:
+            return arrays
+        scaler = Standardizer().fit(self.x_train_raw)
+        return tuple(scaler.transform(a) for a in arrays)
+
+
+class FunctionTask(_Task):
+    """y = f(x) on an interval; MSE; snapshot: the fitted curve on a grid."""
+
+    def __init__(self, config, dtype):
+        self.config = c = config
+        ds = FunctionDataset(c["formula"], (c["x_min"], c["x_max"]), c["n_samples"], c["noise"], c["val_fraction"],
+                             c["seed"], dtype=dtype)
+        self.data = ds
+        self.x_train_raw = ds.x_train
+        self.grid_raw, self.y_grid = ds.grid(200)
+        self.x_train, self.x_val, self.grid = self._standardize(ds.x_train, ds.x_val, self.grid_raw)
+        self.y_train, self.y_val = ds.y_train, ds.y_val
+        self.in_shape, self.out_features, self.criterion = (1,), 1, nn.MSELoss()
+
+    def dataset_event(self):
+        d = self.data
+        return {"x_train": d.x_train[:, 0], "y_train": d.y_train[:, 0], "x_val": d.x_val[:, 0],
+                "y_val": d.y_val[:, 0], "x_grid": self.grid_raw[:, 0], "y_grid": self.y_grid[:, 0]}
+
+    def snapshot(self, model):
+        return {"y_pred": predict(model, self.grid)[:, 0]}
+
+
+class SurfaceTask(_Task):
+    """z = f(x, y) on a rectangle; MSE; snapshot: the fitted surface on a 40x40 grid."""
+
+    def __init__(self, config, dtype):
+        self.config = c = config
+        ds = SurfaceDataset(c["formula"], ((c["x_min"], c["x_max"]), (c["y_min"], c["y_max"])), c["n_samples"],
+                            c["noise"], c["val_fraction"], c["seed"], dtype=dtype)
+        self.data = ds
+        self.x_train_raw = ds.x_train
+        self.xs, self.ys, grid, self.z_true = ds.grid(40)
+        self.x_train, self.x_val, self.grid = self._standardize(ds.x_train, ds.x_val, grid)
+        self.y_train, self.y_val = ds.y_train, ds.y_val
+        self.in_shape, self.out_features, self.criterion = (2,), 1, nn.MSELoss()
+
+    def dataset_event(self):
+        d = self.data
+        return {"xs": self.xs, "ys": self.ys, "z_true": self.z_true,
+                "train_points": np.hstack([d.x_train, d.y_train])[:400]}
+
+    def snapshot(self, model):
+        return {"z_pred": predict(model, self.grid)[:, 0].reshape(self.z_true.shape)}
+
+
+class ClassificationTask(_Task):
+    """Two classes in the plane; cross-entropy; snapshot: P(class 1) on a 60x60 grid (the decision boundary)."""
+
+    classifier = True
+
+    def __init__(self, config, dtype):
+        self.config = c = config
+        x, y = make_classification_2d(c["dataset"], c["n_samples"], c["noise"], c["seed"])
+        n_val = max(1, round(len(x) * c["val_fraction"]))
+        self.points, self.labels = x, y
+        self.x_train_raw, y_train, x_val, self.y_val = x[n_val:].astype(dtype), y[n_val:], x[:n_val].astype(dtype), y[:n_val]
+        lo, hi = x.min(axis=0) - 0.5, x.max(axis=0) + 0.5
+        self.xs, self.ys = np.linspace(lo[0], hi[0], 60), np.linspace(lo[1], hi[1], 60)
+        grid = np.stack(np.meshgrid(self.xs, self.ys), axis=-1).reshape(-1, 2).astype(dtype)
+        self.x_train, self.x_val, self.grid = self._standardize(self.x_train_raw, x_val, grid)
+        self.y_train = y_train
+        self.in_shape, self.out_features, self.criterion = (2,), 2, nn.CrossEntropyLoss()
+
+    def dataset_event(self):
+        return {"points": self.points, "labels": self.labels, "xs": self.xs, "ys": self.ys}
+
+    def snapshot(self, model):
+        logits = predict(model, self.grid)
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return {"p_grid": (p[:, 1] / p.sum(axis=1)).reshape(len(self.ys), len(self.xs))}
+
+
+@functools.lru_cache(maxsize=2)
+def _mnist(normalize_inputs):
+    """MNIST splits shared read-only by every job of this process: (N, 1, 28, 28) float32."""
+    s = mnist_splits(validation_size=10000, seed=0, normalize="unit", progress=False)
+    arrays = []
+    for a in s:
+        if a.dtype == np.float32:
+            a = (a - np.float32(s.x_train.mean())) / np.float32(s.x_train.std()) if normalize_inputs else a * 255
+        a.flags.writeable = False
+        arrays.append(a)
+    return type(s)(*arrays)
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist_validation_pixels():
+    """The validation images as 0-255 grey levels (N, 28, 28) uint8, for display."""
+    return mnist_splits(validation_size=10000, seed=0, normalize=None, progress=False).x_val.reshape(-1, 28, 28)
+
+
+class MNISTTask(_Task):
+    """Handwritten digits; cross-entropy; snapshot: predictions for random validation digits, confusion matrix."""
+
+    classifier = True
+    n_digits = 24
+
+    def __init__(self, config, dtype):
+        self.config = c = config
+        s = _mnist(bool(c["normalize_inputs"]))
+        n = c["n_samples"]
+        self.x_train, self.y_train = s.x_train[:n], s.y_train[:n]
+        self.x_val, self.y_val, self.x_test, self.y_test = s.x_val, s.y_val, s.x_test, s.y_test
+        self.in_shape = (1, 28, 28)
+        self.out_features, self.criterion = 10, nn.CrossEntropyLoss()
+        self.subset = np.random.default_rng(c["seed"]).choice(len(self.x_val), c["val_subset"], replace=False)
+        self._digit_rng = np.random.default_rng(c["seed"] + 1)  # pictures only: never touches training
+
+    def dataset_event(self):
+        return {"classes": list(range(10)), "train_size": len(self.x_train), "val_size": len(self.x_val)}
+
+    def snapshot(self, model, outputs=None, indices=None):
+        """Predictions for fresh random validation digits and the confusion matrix of the last evaluation."""
+        pick = self._digit_rng.choice(len(self.x_val), self.n_digits, replace=False)
+        logits = predict(model, self.x_val[pick])
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        snap = {"digits": _mnist_validation_pixels()[pick], "digit_labels": self.y_val[pick],
+                "pred": p.argmax(axis=1), "prob": p.max(axis=1)}
+        if outputs is not None:
+            snap["confusion"] = confusion_matrix(self.y_val[indices], outputs.argmax(axis=1), 10)
+        return snap
+
+
+def confusion_matrix(true, pred, k):
+    """k x k counts, rows = true class, columns = predicted class."""
+    return np.bincount(true * k + pred, minlength=k * k).reshape(k, k)
+
+
+TASK_CLASSES = {"function": FunctionTask, "surface": SurfaceTask, "classification": ClassificationTask,
+                "mnist": MNISTTask}
+
+
+def make_task(config, dtype=np.float32):
+    """The task for a validated config; data problems (e.g. a formula not finite at a sample) -> ConfigError."""
+    try:
+        return TASK_CLASSES[config["task"]](config, dtype)
+    except FormulaError as exc:
+        raise ConfigError({"formula": str(exc)}) from exc

@@ -1,0 +1,125 @@
+"""One training run, step by step: data, model and optimiser from a config; no threads, no events."""
+import math
+
+import numpy as np
+
+from .. import optim
+from ..data import DataLoader
+from .config import validate_config
+from .models import build_model, weight_layers
+from .tasks import make_task
+
+__all__ = ["Trainer", "Diverged", "make_optimizer"]
+
+
+class Diverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+def make_optimizer(config, params):
+    """The optimiser a config names, with its hyper-parameters."""
+    name, lr, wd, mu = config["optimizer"], config["lr"], config["weight_decay"], config["momentum"]
+    if name in ("sgd", "momentum", "nesterov"):
+        return optim.SGD(params, lr, momentum=0.0 if name == "sgd" else mu, nesterov=name == "nesterov",
+                         weight_decay=wd)
+    if name == "adagrad":
+        return optim.Adagrad(params, lr, weight_decay=wd)
+    if name == "rmsprop":
+        return optim.RMSprop(params, lr, weight_decay=wd)
+    cls = optim.AdamW if name == "adamw" else optim.Adam
+    return cls(params, lr, weight_decay=wd)
+
+
+class Trainer:
+    """steps() yields one record per training step: {'step', 'epoch', 'loss', ...}; reproducible from the seed."""
+
+    def __init__(self, config, dtype=np.float32):
+        self.config = c = validate_config(config)
+        init_seed, dropout_seed, shuffle_seed = np.random.SeedSequence(c["seed"]).spawn(3)
+        self.task = make_task(c, dtype)
+        self.model = build_model(c, self.task.in_shape, self.task.out_features, np.random.default_rng(init_seed),
+                                 np.random.default_rng(dropout_seed), dtype)
+        self.optimizer = make_optimizer(c, self.model.parameters())
+        self.loader = DataLoader(self.task.x_train, self.task.y_train, c["batch_size"], shuffle=True,
+                                 seed=shuffle_seed)
+        self.steps_per_epoch = len(self.loader)
+        self.total_steps = self.steps_per_epoch * c["epochs"]
+        self.base_lr = c["lr"]
+        self.step = 0
+        self.layers = weight_layers(self.model)
+
+    # --- control ------------------------------------------------------------------------------
+    def set_lr(self, lr):
+        """Change the base learning rate (the schedule, if any, scales it)."""
+        self.base_lr = lr
+        self._apply_lr()
+
+    def _apply_lr(self):
+        if self.config["lr_schedule"] == "cosine":
+            factor = 0.5 * (1 + math.cos(math.pi * min(self.step, self.total_steps) / self.total_steps))
+        else:
+            factor = 1.0
+        self.optimizer.lr = self.base_lr * factor
+
+    # --- training -----------------------------------------------------------------------------
+    def steps(self):
+        """Generator of per-step records; raises Diverged when the loss is not finite."""
+        task, model, opt, criterion = self.task, self.model, self.optimizer, self.task.criterion
+        every = self.config.get("eval_every")
+        correct = seen = 0
+        loss_sum = 0.0
+        for epoch in range(self.config["epochs"]):
+            for xb, yb in self.loader:
+                self._apply_lr()
+                opt.zero_grad()
+                out = model(xb)
+                loss = criterion(out, yb)
+                if not math.isfinite(loss):
+                    raise Diverged(f"training diverged at step {self.step + 1}: the loss became {loss}. "
+                                   f"Try a lower learning rate (it was {opt.lr:g}).")
+                model.backward(criterion.backward())
+                opt.step()
+                self.step += 1
+                rec = {"step": self.step, "epoch": self.step / self.steps_per_epoch, "loss": loss, "lr": opt.lr}
+                if task.classifier:
+                    correct += int(np.sum(out.argmax(axis=1) == yb))
+                    seen += len(yb)
+                    loss_sum += loss * len(yb)
+                if every is None:  # small data sets: validation at every step
+                    rec["val_loss"], rec["val_acc"], _ = task.evaluate(model, task.x_val, task.y_val)
+                else:
+                    end_of_epoch = self.step % self.steps_per_epoch == 0
+                    if self.step % every == 0 or end_of_epoch:
+                        rec["eval"] = self._mnist_eval(end_of_epoch, correct, seen, loss_sum)
+                        correct = seen = 0
+                        loss_sum = 0.0
+                yield rec
+
+    def _mnist_eval(self, full, correct, seen, loss_sum):
+        task = self.task
+        idx = np.arange(len(task.x_val)) if full else task.subset
+        loss, acc, out = task.evaluate(self.model, task.x_val[idx], task.y_val[idx])
+        return {"step": self.step, "epoch": self.step / self.steps_per_epoch, "val_loss": loss, "val_acc": acc,
+                "train_loss": loss_sum / seen if seen else None, "train_acc": correct / seen if seen else None,
+                "split": "full" if full else "subset", "outputs": out, "indices": idx}
+
+    # --- pictures and metrics -------------------------------------------------------------------
+    def norms(self):
+        """Per weight layer: L2 norms of the last gradient and of the weights."""
+        return {"step": self.step, "names": [n for n, _ in self.layers],
+                "grad": [float(np.linalg.norm(m.weight.grad)) for _, m in self.layers],
+                "weight": [float(np.linalg.norm(m.weight.data)) for _, m in self.layers]}
+
+    def final_metrics(self, seconds):
+        """Loss (and accuracy) on train and validation, and on test for MNIST, in eval mode."""
+        task = self.task
+        out = {"steps": self.step, "seconds": seconds}
+        sets = [("train", task.x_train, task.y_train), ("val", task.x_val, task.y_val)]
+        if hasattr(task, "x_test"):
+            sets.append(("test", task.x_test, task.y_test))
+        for name, x, y in sets:
+            loss, acc, _ = task.evaluate(self.model, x, y)
+            out[f"{name}_loss"] = loss
+            if acc is not None:
+                out[f"{name}_acc"] = acc
+        return out
