@@ -85,6 +85,8 @@ def field_spec(name, task):
     """The field's spec with the task's overrides applied."""
     spec = dict(FIELDS[name])
     spec.update(spec.pop("per_task").get(task, {}))
+    if name == "task":
+        spec["default"] = task  # defaults(task) and schema()[task] describe that task
     return spec
 
 
@@ -196,7 +198,7 @@ def _cross_checks(c, errors):
     for lo, hi in (("x_min", "x_max"), ("y_min", "y_max")):
         if lo in c and hi in c and c[lo] >= c[hi]:
             out[hi] = f"must be greater than {lo.replace('_', ' ')} ({c[lo]:g})"
-    if "formula" in c and not {"formula", "x_min", "x_max", "y_min", "y_max"} & errors.keys():
+    if "formula" in c and not {"formula", "x_min", "x_max", "y_min", "y_max"} & (errors.keys() | out.keys()):
         try:
             check_formula(c)
         except FormulaError as exc:

@@ -50,7 +50,8 @@ class Job:
         self.state, self.message = "created", ""
         self.report_interval, self.snapshot_interval = report_interval, snapshot_interval
         self._lock = threading.RLock()  # state, subscribers, seq, histories: held briefly
-        self._model_lock = threading.Lock()  # the models: held by a training step; never taken inside _lock
+        self._model_lock = threading.RLock()  # the models: held by a training step (and while it emits: a
+        # listener may call predict() or model_npz()); never taken inside _lock
         self._resume = threading.Event()
         self._resume.set()
         self._stop = False
@@ -89,7 +90,7 @@ class Job:
         with self._lock:
             return clean({"type": "history", "job_id": self.id, "seq": self._seq, "run": 0, "kind": self.kind,
                           "state": self.state, "message": self.message,
-                          "runs": [r.summary(limit=5000) for r in self.recorders]})
+                          "runs": [r.summary(limit=5000, reported_only=True) for r in self.recorders]})
 
     # --- controls -----------------------------------------------------------------------------
     def start(self):
@@ -180,6 +181,7 @@ class Job:
         last_report = last_snapshot = time.monotonic()
         while live and not self._stop:
             if not self._resume.is_set():
+                self._flush(live)  # the dashboard shows every step done before the pause
                 paused_at = time.monotonic()
                 self._resume.wait()
                 for _, rec, _ in live:
@@ -203,8 +205,9 @@ class Job:
                     with self._lock:
                         rec.add(record)
                     if "eval" in record:
-                        self._emit("eval", run=i, **rec.eval_event(record["eval"]))
-                        self._emit("snapshot", run=i, **rec.snapshot(record["eval"]))
+                        with self._lock:  # record and announce together: a new subscriber sees it once
+                            self._emit("eval", run=i, **rec.eval_event(record["eval"]))
+                            self._emit("snapshot", run=i, **rec.snapshot(record["eval"]))
             now = time.monotonic()
             if now - last_report >= self.report_interval:
                 snap = now - last_snapshot >= self.snapshot_interval
@@ -213,18 +216,26 @@ class Job:
                         self._report(i, rec, snapshot=snap)
                 last_report = now
                 last_snapshot = now if snap else last_snapshot
+        if self._stop:
+            self._flush(live)  # the steps since the last report of the runs cut short
+
+    def _flush(self, live):
+        with self._model_lock:
+            for i, rec, _ in live:
+                self._report(i, rec, snapshot=True)
 
     def _report(self, i, rec, snapshot):
         """Steps since the last report, gradient norms and (every snapshot_interval) the model's picture.
 
-        Called by the training thread holding the model lock."""
+        Called by the training thread holding the model lock. Recording and emitting happen under one hold
+        of the lock, so a subscriber's history never overlaps or misses its next events."""
         with self._lock:
             steps = rec.pending_steps()
-        if steps:
-            self._emit("steps", run=i, **steps)
-            self._emit("norms", run=i, **rec.norms())
-        if snapshot and not rec.evaluates_periodically:
-            self._emit("snapshot", run=i, **rec.snapshot())
+            if steps:
+                self._emit("steps", run=i, **steps)
+                self._emit("norms", run=i, **rec.norms())
+            if snapshot and not rec.evaluates_periodically:
+                self._emit("snapshot", run=i, **rec.snapshot())
 
     def _finish_run(self, i, rec):
         """Last report and final metrics of a run (training thread, model lock held)."""
@@ -233,11 +244,12 @@ class Job:
             self._emit("done", run=i, failed=rec.failure, steps=rec.trainer.step)
             return
         if rec.evaluates_periodically:
-            self._emit("snapshot", run=i, **rec.snapshot())
+            with self._lock:
+                self._emit("snapshot", run=i, **rec.snapshot())
         final = rec.trainer.final_metrics(rec.active_seconds())
         with self._lock:
             rec.final = final
-        self._emit("done", run=i, **final)
+            self._emit("done", run=i, **final)
 
     def _apply_pending_lr(self):
         with self._lock:
@@ -267,6 +279,14 @@ class Job:
     def history_csv(self, run=0):
         with self._lock:
             return self.recorders[run].csv()
+
+    def predict_digit(self, pixels, run=0):
+        """Class probabilities (10,) of an MNIST run's current model for a 28x28 image of grey levels in [0, 1]."""
+        task = self.trainers[run].task
+        if not hasattr(task, "inputs_from_unit"):
+            raise JobError("digit predictions need an MNIST job")
+        unit = np.clip(np.asarray(pixels, dtype=np.float32).reshape(1, 1, 28, 28), 0.0, 1.0)
+        return self.predict(task.inputs_from_unit(unit), run)[0]
 
     def predict(self, x, run=0):
         """Class probabilities (or outputs) of the current model for inputs x, taken between two steps."""

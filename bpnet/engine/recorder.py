@@ -89,9 +89,10 @@ class Recorder:
         return snap
 
     # --- views --------------------------------------------------------------------------------
-    def summary(self, limit=None):
-        """Everything recorded, with step series thinned to `limit` rows (None: all)."""
-        rows = self.steps.slice(0, limit=limit)
+    def summary(self, limit=None, reported_only=False):
+        """Everything recorded, with step series thinned to `limit` rows (None: all); with reported_only, the
+        steps already sent in 'steps' events (a new subscriber's history, so the next event continues it)."""
+        rows = self.steps.slice(0, self._reported if reported_only else None, limit=limit)
         return {"label": self.label, "dataset": self.dataset_event(), "steps": rows, "evals": self.evals,
                 "norms": [self.norm_history[i] for i in decimate(len(self.norm_history), limit or len(self.norm_history))],
                 "snapshot": self.snapshot_payload, "lr_changes": self.lr_changes, "final": self.final,

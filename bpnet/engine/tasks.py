@@ -122,10 +122,24 @@ def _mnist(normalize_inputs):
     arrays = []
     for a in s:
         if a.dtype == np.float32:
-            a = (a - np.float32(s.x_train.mean())) / np.float32(s.x_train.std()) if normalize_inputs else a * 255
+            a = _mnist_inputs(a, normalize_inputs)
         a.flags.writeable = False
         arrays.append(a)
     return type(s)(*arrays)
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist_train_stats():
+    x = mnist_splits(validation_size=10000, seed=0, normalize="unit", progress=False).x_train
+    return np.float32(x.mean()), np.float32(x.std())
+
+
+def _mnist_inputs(unit, normalize_inputs):
+    """Model inputs from grey levels in [0, 1]: standardised with the training set's statistics, or 0-255."""
+    if not normalize_inputs:
+        return unit * np.float32(255)
+    mean, std = _mnist_train_stats()
+    return (unit - mean) / std
 
 
 @functools.lru_cache(maxsize=1)
@@ -150,6 +164,10 @@ class MNISTTask(_Task):
         self.out_features, self.criterion = 10, nn.CrossEntropyLoss()
         self.subset = np.random.default_rng(c["seed"]).choice(len(self.x_val), c["val_subset"], replace=False)
         self._digit_rng = np.random.default_rng(c["seed"] + 1)  # pictures only: never touches training
+
+    def inputs_from_unit(self, unit):
+        """(N, 1, 28, 28) grey levels in [0, 1] (e.g. a drawing) -> inputs as this task feeds the model."""
+        return _mnist_inputs(np.asarray(unit, dtype=np.float32), self.config["normalize_inputs"])
 
     def dataset_event(self):
         return {"classes": list(range(10)), "train_size": len(self.x_train), "val_size": len(self.x_val)}

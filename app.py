@@ -1,0 +1,23 @@
+"""The bpnet dashboard. `python app.py [--host H] [--port P]` runs it; gunicorn serves `app:app`."""
+import argparse
+import os
+
+from web import create_app
+
+app = create_app()
+socketio = app.extensions["socketio"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description="bpnet: watch neural networks learn, live.")
+    parser.add_argument("--host", default=os.environ.get("BPNET_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("BPNET_PORT", "5000")))
+    parser.add_argument("--debug", action="store_true")
+    args = parser.parse_args()
+    print(f"bpnet dashboard on http://{args.host}:{args.port}  (Ctrl-C to stop)", flush=True)
+    socketio.run(app, host=args.host, port=args.port, debug=args.debug, use_reloader=False,
+                 allow_unsafe_werkzeug=True)
+
+
+if __name__ == "__main__":
+    main()

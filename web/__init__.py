@@ -1,0 +1,68 @@
+"""The bpnet dashboard: Flask + Flask-SocketIO on top of bpnet.engine (create_app is the factory)."""
+import logging
+import os
+import secrets
+
+from flask import Flask, jsonify, render_template, request
+from flask_socketio import SocketIO
+from werkzeug.exceptions import HTTPException
+
+from .jobs import JobManager
+from .routes import PAGES, pages
+from .sockets import register
+
+__all__ = ["create_app", "settings_from_env"]
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _int_env(name, default):
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise SystemExit(f"{name} must be a positive whole number, got {raw!r}")
+    return int(raw)
+
+
+def settings_from_env():
+    """Server settings from BPNET_* environment variables, with defaults (documented in README)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return {
+        "MAX_RUNNING_JOBS": _int_env("BPNET_MAX_JOBS", cores),
+        "GRACE_SECONDS": _int_env("BPNET_GRACE_SECONDS", 30),
+        "KEEP_FINISHED_JOBS": _int_env("BPNET_KEEP_FINISHED", 50),
+        "SECRET_KEY": os.environ.get("BPNET_SECRET_KEY") or secrets.token_hex(32),
+        "LOG_LEVEL": os.environ.get("BPNET_LOG_LEVEL", "INFO").upper(),
+        "FLUSH_INTERVAL": 0.1,
+    }
+
+
+def create_app(config=None):
+    """A new dashboard app; `config` overrides the environment's settings (tests use this)."""
+    app = Flask(__name__, root_path=ROOT, template_folder="templates", static_folder="static")
+    app.config.update(settings_from_env())
+    app.config.update(config or {})
+    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    socketio = SocketIO(app, async_mode="threading", logger=False, engineio_logger=False,
+                        max_http_buffer_size=200_000)
+    manager = JobManager(emit=lambda event, data, room: socketio.emit(event, data, to=room),
+                         spawn=socketio.start_background_task,
+                         max_running=app.config["MAX_RUNNING_JOBS"], grace_seconds=app.config["GRACE_SECONDS"],
+                         keep_finished=app.config["KEEP_FINISHED_JOBS"], flush_interval=app.config["FLUSH_INTERVAL"])
+    app.extensions["bpnet_jobs"] = manager
+    app.register_blueprint(pages)
+    register(socketio, manager)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc):
+        if request.path.startswith(("/api/", "/jobs/", "/healthz")):
+            return jsonify({"error": exc.name, "message": exc.description}), exc.code
+        return render_template("error.html", page="error", pages=PAGES, error=exc), exc.code
+
+    @app.errorhandler(Exception)
+    def server_error(exc):
+        app.logger.exception("unhandled error on %s", request.path)
+        return jsonify({"error": "Internal Server Error", "message": "something went wrong on the server"}), 500
+
+    return app

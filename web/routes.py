@@ -1,0 +1,108 @@
+"""HTTP: the pages, downloads, the schema, health, and the JavaScript libraries served from this app."""
+import io
+from pathlib import Path
+
+import plotly
+from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_file, send_from_directory
+
+from bpnet.engine.config import schema
+from bpnet.engine.experiments import COMPARISONS, comparison_defaults
+
+from .jobs import ServiceError
+
+__all__ = ["pages"]
+
+pages = Blueprint("pages", __name__)
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+VENDOR = Path(__file__).resolve().parents[1] / "static" / "vendor"
+PAGES = {"function": "1-D function", "surface": "2-D surface", "classification": "Classify",
+         "mnist": "MNIST", "compare": "Compare"}
+
+
+def _manager():
+    return current_app.extensions["bpnet_jobs"]
+
+
+def _page(task, watch=None):
+    comparisons = {k: {"title": v["title"], "shows": v["shows"], "labels": [label for label, _ in v["variants"]],
+                       "defaults": comparison_defaults(k)} for k, v in COMPARISONS.items()}
+    return render_template(f"{task}.html", page=task, pages=PAGES, schema=schema(), comparisons=comparisons,
+                           watch=watch)
+
+
+@pages.get("/")
+def index():
+    return render_template("index.html", page="index", pages=PAGES)
+
+
+@pages.get("/<any(function, surface, classification, mnist, compare):task>")
+def experiment(task):
+    return _page(task)
+
+
+@pages.get("/watch/<job_id>")
+def watch(job_id):
+    entry = _entry(job_id)
+    kind = entry.job.kind
+    return _page("compare" if kind.startswith("compare") else entry.job.config["task"], watch=job_id)
+
+
+def _entry(job_id):
+    try:
+        return _manager().get(job_id)
+    except ServiceError:
+        abort(404, description="No such job: it may have finished long ago, or the link is wrong.")
+
+
+def _run_index(entry):
+    raw = request.args.get("run", "0")
+    if not raw.isdigit() or int(raw) >= len(entry.job.trainers):
+        abort(400, description=f"run must be a number from 0 to {len(entry.job.trainers) - 1}")
+    return int(raw)
+
+
+@pages.get("/jobs/<job_id>/history.json")
+def history_json(job_id):
+    entry = _entry(job_id)
+    resp = jsonify(entry.job.history())
+    resp.headers["Content-Disposition"] = f"attachment; filename=bpnet-{job_id[:8]}-history.json"
+    return resp
+
+
+@pages.get("/jobs/<job_id>/history.csv")
+def history_csv(job_id):
+    entry = _entry(job_id)
+    run = _run_index(entry)
+    return send_file(io.BytesIO(entry.job.history_csv(run).encode()), mimetype="text/csv", as_attachment=True,
+                     download_name=f"bpnet-{job_id[:8]}-run{run}-history.csv")
+
+
+@pages.get("/jobs/<job_id>/model.npz")
+def model_npz(job_id):
+    entry = _entry(job_id)
+    run = _run_index(entry)
+    return send_file(io.BytesIO(entry.job.model_npz(run)), mimetype="application/octet-stream", as_attachment=True,
+                     download_name=f"bpnet-{job_id[:8]}-run{run}-model.npz")
+
+
+@pages.get("/api/schema")
+def api_schema():
+    return jsonify({"tasks": schema(), "comparisons": {k: v["title"] for k, v in COMPARISONS.items()}})
+
+
+@pages.get("/healthz")
+def healthz():
+    m = _manager()
+    return jsonify({"status": "ok", "running_jobs": m.running_count(), "max_running": m.max_running})
+
+
+@pages.get("/vendor/plotly.min.js")
+def plotly_js():
+    return send_file(PLOTLY_JS, mimetype="text/javascript", max_age=86400)
+
+
+@pages.get("/vendor/<any('socket.io.min.js', 'socket.io.min.js.map'):name>")
+def socketio_js(name):
+    if not (VENDOR / name).exists():
+        abort(404, description="the Socket.IO client is not installed: run python scripts/fetch_vendor.py")
+    return send_from_directory(VENDOR, name, mimetype="text/javascript", max_age=86400)

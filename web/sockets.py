@@ -1,0 +1,145 @@
+"""Socket.IO handlers: validate the payload, find the caller's job, forward to the engine; nothing else.
+
+Client -> server (each answered by an ack {"ok": true, ...} or {"ok": false, "message", "errors"?};
+a refusal is also sent as an 'error' event):
+  start    {config: {...}} or {comparison: name, config: {...}}  -> {job_id, watch_url}; then 'history' + 'events'
+  watch    {job_id}                                 -> 'history', then 'events' (read-only)
+  pause | resume | stop  {job_id}                   owner only
+  set_lr   {job_id, lr}                             owner only
+  predict  {job_id, pixels: 784 numbers in [0, 1]}  -> {probs: [10 floats]} (MNIST jobs)
+  ping     {}                                       -> {t: server time}
+Server -> client: 'hello' {client, max_running}; 'history' (engine history event); 'events' [engine events];
+'error' {event, message, errors?}. Engine event payloads: bpnet/engine/events.py.
+"""
+import logging
+import secrets
+import time
+
+from flask import request, session, url_for
+from flask_socketio import emit, join_room
+
+from bpnet.engine.config import ConfigError
+from bpnet.engine.job import JobError
+
+from .jobs import ServiceError, room_of
+
+__all__ = ["register", "BadRequest"]
+
+log = logging.getLogger("bpnet.web")
+MAX_ID = 64
+
+
+class BadRequest(ValueError):
+    """A malformed socket payload."""
+
+
+def _job_id(data):
+    job_id = _obj(data).get("job_id")
+    if not isinstance(job_id, str) or not job_id or len(job_id) > MAX_ID:
+        raise BadRequest("job_id must be a job id string")
+    return job_id
+
+
+def _obj(data):
+    if not isinstance(data, dict):
+        raise BadRequest(f"expected an object, got {type(data).__name__ if data is not None else 'nothing'}")
+    return data
+
+
+def _client():
+    """This browser session's id (from the signed session cookie; one per connection if there is none)."""
+    if "client_id" not in session:
+        session["client_id"] = secrets.token_urlsafe(16)
+    return session["client_id"]
+
+
+def register(socketio, manager):
+    """Attach the handlers to a Flask-SocketIO server driving `manager`."""
+
+    def handler(name):
+        def deco(fn):
+            def wrapped(data=None):
+                try:
+                    return {"ok": True, **(fn(data) or {})}
+                except ConfigError as exc:
+                    reply = {"event": name, "message": "invalid settings", "errors": exc.errors}
+                except (BadRequest, ServiceError, JobError, ValueError) as exc:
+                    reply = {"event": name, "message": str(exc)}
+                except Exception:  # an engine bug: log it, tell the user something clear
+                    log.exception("error handling socket event %r", name)
+                    reply = {"event": name, "message": "internal server error"}
+                emit("error", reply)
+                return {"ok": False, **reply}
+            socketio.on_event(name, wrapped)
+            return wrapped
+        return deco
+
+    def attach(entry):
+        """Join the job's room and send its history, atomically with respect to the relay."""
+        entry.relay.attach(lambda: join_room(room_of(entry.job.id)),
+                           lambda history: emit("history", history))
+
+    @socketio.on("connect")
+    def on_connect(auth=None):
+        manager.connected(_client(), request.sid)
+        emit("hello", {"max_running": manager.max_running})
+
+    @socketio.on("disconnect")
+    def on_disconnect(reason=None):
+        manager.disconnected(_client(), request.sid)
+
+    @handler("start")
+    def start(data):
+        data = _obj(data)
+        config = data.get("config", {})
+        comparison = data.get("comparison")
+        if not isinstance(config, dict):
+            raise BadRequest("config must be an object of settings")
+        if comparison is not None and not isinstance(comparison, str):
+            raise BadRequest("comparison must be a name")
+        job = manager.start(_client(), config=config, comparison=comparison)
+        attach(manager.get(job.id))
+        return {"job_id": job.id, "watch_url": url_for("pages.watch", job_id=job.id)}
+
+    @handler("watch")
+    def watch(data):
+        entry = manager.get(_job_id(data))
+        attach(entry)
+        return {"job_id": entry.job.id, "owner": entry.owner == _client()}
+
+    def control(action):
+        @handler(action)
+        def fn(data):
+            entry = manager.owned(_client(), _job_id(data))
+            getattr(entry.job, action)()
+            return {"state": entry.job.state}
+
+    for action in ("pause", "resume", "stop"):
+        control(action)
+
+    @handler("set_lr")
+    def set_lr(data):
+        entry = manager.owned(_client(), _job_id(data))
+        lr = _obj(data).get("lr")
+        if isinstance(lr, str):
+            try:
+                lr = float(lr)
+            except ValueError:
+                raise BadRequest(f"lr must be a number, got {lr[:20]!r}")
+        return {"lr": entry.job.set_lr(lr)}
+
+    @handler("predict")
+    def predict(data):
+        entry = manager.get(_job_id(data))
+        pixels = _obj(data).get("pixels")
+        if (not isinstance(pixels, list) or len(pixels) != 784
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pixels)):
+            raise BadRequest("pixels must be a list of 784 numbers (a 28x28 image, row by row)")
+        run = _obj(data).get("run", 0)
+        if not isinstance(run, int) or not 0 <= run < len(entry.job.trainers):
+            raise BadRequest("run must be the index of one of the job's runs")
+        return {"probs": entry.job.predict_digit(pixels, run).tolist()}
+
+    @handler("ping")
+    def ping(data):
+        return {"t": time.time()}
