@@ -3,7 +3,7 @@ import logging
 import os
 import secrets
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, render_template, request, session
 from flask_socketio import SocketIO
 from werkzeug.exceptions import HTTPException
 
@@ -53,6 +53,13 @@ def create_app(config=None):
     app.extensions["bpnet_jobs"] = manager
     app.register_blueprint(pages)
     register(socketio, manager)
+
+    @app.before_request
+    def session_id():
+        # the browser session's id lives in the signed cookie set by any page, so every tab of the browser and
+        # every reconnection is the same client (Socket.IO handlers can read the session but not set cookies)
+        if "client_id" not in session:
+            session["client_id"] = secrets.token_urlsafe(16)
 
     @app.errorhandler(HTTPException)
     def http_error(exc):

@@ -123,7 +123,8 @@ class JobManager:
         return entry
 
     def running_count(self):
-        return sum(not e.job.done for e in self._jobs.values())
+        with self._lock:  # start() and _prune() change the dict from other threads
+            return sum(not e.job.done for e in self._jobs.values())
 
     def _prune(self):
         """Forget the oldest ended jobs beyond keep_finished (their relays have finished)."""
@@ -133,7 +134,8 @@ class JobManager:
 
     def stop_all(self, timeout=10.0):
         """Stop every job and wait for them (server shutdown)."""
-        entries = list(self._jobs.values())
+        with self._lock:
+            entries = list(self._jobs.values())
         for e in entries:
             e.job.stop()
         deadline = time.monotonic() + timeout

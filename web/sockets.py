@@ -58,9 +58,11 @@ def register(socketio, manager):
 
     def handler(name):
         def deco(fn):
-            def wrapped(data=None):
+            def wrapped(*args):
                 try:
-                    return {"ok": True, **(fn(data) or {})}
+                    if len(args) > 1:  # a handler taking one argument would raise TypeError outside this try
+                        raise BadRequest(f"expected one object, got {len(args)} arguments")
+                    return {"ok": True, **(fn(args[0] if args else None) or {})}
                 except ConfigError as exc:
                     reply = {"event": name, "message": "invalid settings", "errors": exc.errors}
                 except (BadRequest, ServiceError, JobError, ValueError) as exc:
@@ -133,8 +135,8 @@ def register(socketio, manager):
         entry = manager.get(_job_id(data))
         pixels = _obj(data).get("pixels")
         if (not isinstance(pixels, list) or len(pixels) != 784
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pixels)):
-            raise BadRequest("pixels must be a list of 784 numbers (a 28x28 image, row by row)")
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1 for v in pixels)):
+            raise BadRequest("pixels must be a list of 784 numbers from 0 to 1 (a 28x28 image, row by row)")
         run = _obj(data).get("run", 0)
         if not isinstance(run, int) or not 0 <= run < len(entry.job.trainers):
             raise BadRequest("run must be the index of one of the job's runs")
@@ -142,4 +144,6 @@ def register(socketio, manager):
 
     @handler("ping")
     def ping(data):
+        if data is not None:
+            _obj(data)
         return {"t": time.time()}

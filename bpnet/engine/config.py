@@ -110,13 +110,17 @@ def _number(value, kind):
             raise ValueError(f"expected {'a number' if kind == 'float' else 'a whole number'}, got {value[:30]!r}")
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"expected a number, got {type(value).__name__}")
+    try:
+        as_float = float(value)  # a huge integer (JSON allows any) overflows here
+    except OverflowError:
+        raise ValueError("number too large")
+    if not math.isfinite(as_float):
+        raise ValueError("expected a finite number")
     if kind == "int":
         if value != int(value):
             raise ValueError(f"expected a whole number, got {value}")
         return int(value)
-    if not math.isfinite(value):
-        raise ValueError("expected a finite number")
-    return float(value)
+    return as_float
 
 
 def _in_range(value, spec):

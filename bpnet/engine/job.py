@@ -159,6 +159,7 @@ class Job:
         try:
             for i, rec in enumerate(self.recorders):
                 self._emit("dataset", run=i, **rec.dataset_event())
+                rec.begin()
             self._loop()
         except Exception as exc:  # noqa: BLE001 - an engine bug must end the job, not the thread silently
             log.exception("job %s crashed", self.id)

@@ -26,6 +26,10 @@ class Recorder:
         self._dataset = None
 
     # --- timing -------------------------------------------------------------------------------
+    def begin(self):
+        """Training starts now: the clock for throughput, ETA and the run's seconds."""
+        self._t0 = self._t_report = time.monotonic()
+
     def exclude_pause(self, seconds):
         self._paused += seconds
         self._t_report += seconds
