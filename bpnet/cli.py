@@ -37,7 +37,10 @@ def _add_config_flags(parser):
 def _config_from(args, base=None):
     config = dict(base or {})
     if args.config:
-        config.update(json.loads(args.config.read_text()))
+        loaded = json.loads(args.config.read_text())
+        if not isinstance(loaded, dict):
+            raise ConfigError({"config": f"{args.config} must hold a JSON object of settings"})
+        config.update(loaded)
     config.update({k: v for k, v in vars(args).items() if k in FIELDS and v is not None})
     return config
 
@@ -117,6 +120,9 @@ def main(argv=None):
         return 2
     except json.JSONDecodeError as exc:
         print(f"error: --config is not valid JSON: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: cannot read --config: {exc}", file=sys.stderr)
         return 2
     return _run(job, args)
 

@@ -21,7 +21,6 @@ TINY = {"task": "function", "formula": "sin(2*x)", "n_samples": 60, "hidden": [8
 MEDIUM = {"task": "function", "formula": "sin(3*x)", "n_samples": 200, "hidden": [16], "batch_size": 8,
           "epochs": 100}
 ENDLESS = dict(MEDIUM, epochs=5000)  # 100000 steps: only ever stopped
-SURFACE = {"task": "surface", "formula": "x*y", "n_samples": 100, "hidden": [8], "epochs": 3}
 CLASSIFICATION = {"task": "classification", "dataset": "xor", "n_samples": 100, "hidden": [8], "epochs": 3}
 MNIST = {"task": "mnist", "n_samples": 1000, "hidden": [32], "epochs": 1, "val_subset": 100, "eval_every": 3}
 DIVERGES = {"task": "function", "formula": "100*x^3", "x_min": -10, "x_max": 10, "optimizer": "sgd", "lr": 10,
@@ -135,7 +134,7 @@ def test_pause_really_pauses(jobs):
     job.start()
     wait_until(lambda: job.trainers[0].step > 10)
     job.pause()
-    time.sleep(0.05)  # the step under way when pause() was called may complete
+    time.sleep(0.2)  # the step under way when pause() was called may complete
     at = job.trainers[0].step
     time.sleep(0.3)
     assert job.trainers[0].step == at
@@ -154,7 +153,7 @@ def test_paused_time_is_not_counted_as_training_time(jobs):
     job.resume()
     assert job.wait(30)
     done = events.of("done")[0]
-    assert done["seconds"] < job.finished_at - job.started_at - 0.4
+    assert done["seconds"] < job.finished_at - job.started_at - 0.3
 
 
 def test_controls_in_the_wrong_state_raise_job_error(jobs):
@@ -316,8 +315,8 @@ def test_a_failing_subscriber_is_dropped_and_training_goes_on(jobs, caplog):
     assert "listener" in caplog.text
 
 
-def test_a_listener_may_ask_for_the_model_when_the_run_is_done(jobs):
-    job = jobs(TINY)
+def test_a_listener_may_ask_for_the_model_when_the_run_is_done():
+    job = Job(TINY)  # not the `jobs` fixture: its teardown could not stop a deadlocked job
     saved = []
     job.subscribe(lambda e: e["type"] == "done" and saved.append(job.model_npz()))
     job.start()
@@ -384,8 +383,9 @@ def test_every_event_is_strict_json_even_with_nan(jobs):
     for e in events + late:
         json.dumps(e, allow_nan=False)
     json.dumps(job.history(), allow_nan=False)
-    assert None in events.of("norms")[-1]["grad"] or None in events.of("steps")[-1]["val_loss"] or \
-        any(v is None for e in events.of("steps") for v in e["val_loss"])
+    # the run blew up: the last validation loss was infinite and a weight norm overflowed, sent as null
+    assert events.of("steps")[-1]["val_loss"][-1] is None
+    assert None in events.of("norms")[-1]["weight"]
 
 
 def test_every_event_of_a_normal_run_is_strict_json(jobs):
@@ -412,13 +412,17 @@ def test_function_snapshot_is_the_curve_on_the_grid(jobs):
 
 
 def test_surface_snapshot_matches_the_true_surface(jobs):
-    events = run(jobs(SURFACE))
+    # a plane on a non-square domain, fitted by a linear model: the picture must line up with z_true
+    events = run(jobs({"task": "surface", "formula": "x+2*y", "x_min": -1, "x_max": 3, "n_samples": 200,
+                       "hidden": [], "lr": 0.1, "epochs": 40}))
     dataset = events.of("dataset")[0]
-    z_true = np.array(dataset["z_true"])
-    assert z_true.shape == (len(dataset["ys"]), len(dataset["xs"])) or z_true.shape == (len(dataset["xs"]),
-                                                                                         len(dataset["ys"]))
-    for s in events.of("snapshot"):
+    xs, ys, z_true = np.array(dataset["xs"]), np.array(dataset["ys"]), np.array(dataset["z_true"])
+    assert z_true.shape == (len(ys), len(xs))  # rows are y
+    np.testing.assert_allclose(z_true, xs[None, :] + 2 * ys[:, None], atol=1e-6)
+    snaps = events.of("snapshot")
+    for s in snaps:
         assert np.array(s["z_pred"]).shape == z_true.shape
+    np.testing.assert_allclose(np.array(snaps[-1]["z_pred"]), z_true, atol=0.05)
 
 
 def test_classification_snapshot_is_a_probability_grid(jobs):

@@ -1,9 +1,11 @@
 """HTTP: the pages, downloads, the schema, health, and the JavaScript libraries served from this app."""
 import io
+import secrets
 from pathlib import Path
 
 import plotly
-from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_file, send_from_directory
+from flask import (Blueprint, abort, current_app, jsonify, render_template, request, send_file, send_from_directory,
+                   session)
 
 from bpnet.engine.config import schema
 from bpnet.engine.experiments import COMPARISONS, comparison_defaults
@@ -24,8 +26,13 @@ def _manager():
 
 
 def _page(task, watch=None):
+    # the browser's client id lives in the signed session cookie, set here by the page: every Socket.IO
+    # connection of this browser (reconnects included) is then the same owner
+    session.setdefault("client_id", secrets.token_urlsafe(16))
     comparisons = {k: {"title": v["title"], "shows": v["shows"], "labels": [label for label, _ in v["variants"]],
-                       "defaults": comparison_defaults(k)} for k, v in COMPARISONS.items()}
+                       "defaults": comparison_defaults(k), "suggest": v.get("suggest", {}),
+                       "varies": sorted({name for _, changes in v["variants"] for name in changes})}
+                   for k, v in COMPARISONS.items()}
     return render_template(f"{task}.html", page=task, pages=PAGES, schema=schema(), comparisons=comparisons,
                            watch=watch)
 
@@ -56,7 +63,7 @@ def _entry(job_id):
 
 def _run_index(entry):
     raw = request.args.get("run", "0")
-    if not raw.isdigit() or int(raw) >= len(entry.job.trainers):
+    if not (raw.isascii() and raw.isdigit()) or int(raw) >= len(entry.job.trainers):  # "²".isdigit() too
         abort(400, description=f"run must be a number from 0 to {len(entry.job.trainers) - 1}")
     return int(raw)
 

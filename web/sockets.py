@@ -8,7 +8,7 @@ a refusal is also sent as an 'error' event):
   set_lr   {job_id, lr}                             owner only
   predict  {job_id, pixels: 784 numbers in [0, 1]}  -> {probs: [10 floats]} (MNIST jobs)
   ping     {}                                       -> {t: server time}
-Server -> client: 'hello' {client, max_running}; 'history' (engine history event); 'events' [engine events];
+Server -> client: 'hello' {max_running}; 'history' (engine history event); 'events' [engine events];
 'error' {event, message, errors?}. Engine event payloads: bpnet/engine/events.py.
 """
 import logging
@@ -138,7 +138,7 @@ def register(socketio, manager):
                 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1 for v in pixels)):
             raise BadRequest("pixels must be a list of 784 numbers from 0 to 1 (a 28x28 image, row by row)")
         run = _obj(data).get("run", 0)
-        if not isinstance(run, int) or not 0 <= run < len(entry.job.trainers):
+        if isinstance(run, bool) or not isinstance(run, int) or not 0 <= run < len(entry.job.trainers):
             raise BadRequest("run must be the index of one of the job's runs")
         return {"probs": entry.job.predict_digit(pixels, run).tolist()}
 

@@ -123,9 +123,14 @@ def _number(value, kind):
     return as_float
 
 
+def _fmt(v):
+    """A number for a message: whole numbers in full (2147483647), others short (1e-06)."""
+    return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else f"{v:g}"
+
+
 def _in_range(value, spec):
     if spec["min"] is not None and value < spec["min"] or spec["max"] is not None and value > spec["max"]:
-        raise ValueError(f"must be between {spec['min']:g} and {spec['max']:g}, got {value:g}")
+        raise ValueError(f"must be between {_fmt(spec['min'])} and {_fmt(spec['max'])}, got {_fmt(value)}")
     return value
 
 

@@ -7,19 +7,22 @@ job). Floats that are NaN or infinite are sent as null. Types and payloads:
 ``state``     ``state`` (created|running|paused|finished|stopped|failed), ``message``
 ``dataset``   static plot data, once per run: ``task``, ``label``, ``steps_per_epoch``, ``total_steps``, ``layers``
               and per task: function ``x_train, y_train, x_val, y_val, x_grid, y_grid``; surface ``xs, ys,
-              z_true, x_train`` (points as [[x, y, z]...]); classification ``points, labels, xs, ys``; mnist
-              ``digits`` (sample images as 28x28 lists of 0-255) and ``digit_labels``
+              z_true`` (rows = y) and ``train_points`` (as [[x, y, z]...]); classification ``points, labels, xs,
+              ys``; mnist ``classes, train_size, val_size``
 ``steps``     every step since the previous report: lists ``step, epoch, loss`` and, for function, surface and
               classification, ``val_loss`` (and ``val_acc`` for classification); scalars ``lr``,
               ``samples_per_sec``, ``eta`` (seconds), ``progress`` (0-1)
 ``eval``      MNIST validation: ``step, epoch, val_loss, val_acc, train_loss, train_acc, split`` (subset|full)
 ``snapshot``  the model's current picture: function ``y_pred`` on ``x_grid``; surface ``z_pred``;
-              classification ``p_grid`` (probability of class 1 on the ``xs, ys`` grid); mnist ``pred``,
-              ``prob`` for the sample digits and ``confusion`` (10x10, rows = true class)
+              classification ``p_grid`` (probability of class 1 on the ``xs, ys`` grid); mnist ``digits`` (24 fresh
+              validation images as 28x28 lists of 0-255), their ``digit_labels``, ``pred`` and ``prob``, and
+              ``confusion`` (10x10, rows = true class) of the last evaluation
 ``norms``     ``step``, ``names`` (one per weight layer), ``grad`` and ``weight`` (L2 norms)
 ``lr``        ``step``, ``lr``: the learning rate was changed while running
-``done``      final metrics of a run: ``train_loss, val_loss, val_acc, test_loss, test_acc, steps, seconds``
-``history``   sent to a subscriber when it joins: everything so far (see Recorder.history)
+``done``      final metrics of a run: ``train_loss, val_loss, val_acc, test_loss, test_acc, steps, seconds``;
+              of a run that diverged: ``failed`` (the message) and ``steps``
+``history``   sent to a subscriber when it joins: everything so far (Job.history_event, Recorder.summary), its
+              steps up to the last 'steps' event, so the next events continue it exactly
 """
 import math
 

@@ -60,6 +60,7 @@ class Recorder:
         self._reported, self._t_report = stop, now
         rows = self.steps.slice(start, stop)
         payload = {c: rows[c] for c in ("step", "epoch", "loss")}
+        payload["step"] = rows["step"].astype(int)
         if not self.evaluates_periodically:
             payload["val_loss"] = rows["val_loss"]
             if self.trainer.task.classifier:
