@@ -201,6 +201,12 @@ def test_every_model_variant_builds_and_trains(activation, init, batch_norm, dro
     assert all(math.isfinite(r["loss"]) for r in records)
 
 
+def test_classic_small_cnn_goes_straight_from_the_convolutions_to_the_head():
+    t = Trainer(dict(MNIST, model="cnn", conv_channels=[4, 8], hidden=[], eval_every=100))
+    assert [type(m) for m in t.model] == [nn.Conv2d, nn.ReLU, nn.MaxPool2d, nn.Conv2d, nn.ReLU, nn.MaxPool2d,
+                                          nn.Flatten, nn.Linear]
+
+
 def test_zeros_init_keeps_every_hidden_unit_identical():
     t = Trainer(dict(FUNCTION, init="zeros", hidden=[4], optimizer="sgd", lr=0.1))
     list(t.steps())
@@ -213,13 +219,14 @@ def test_cnn_for_mnist_builds_and_trains():
                      eval_every=100))
     kinds = [type(m) for m in t.model]
     assert kinds.count(nn.Conv2d) == 2 and kinds.count(nn.MaxPool2d) == 2 and kinds.count(nn.BatchNorm2d) == 2
-    # conv blocks, flatten, dropout, then the linear head (the CNN has no hidden linear layers)
-    assert kinds.count(nn.Flatten) == 1 and kinds.count(nn.Dropout) == 1 and kinds[-1] is nn.Linear
-    assert t.model[-1].in_features == 8 * 7 * 7 and t.model[-1].out_features == 10
+    # conv blocks, flatten, dropout, the hidden dense layer (batch norm, ReLU, dropout), then the linear head
+    assert kinds.count(nn.Flatten) == 1 and kinds.count(nn.Dropout) == 2 and kinds.count(nn.BatchNorm1d) == 1
+    linears = [m for m in t.model if isinstance(m, nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(8 * 7 * 7, 16), (16, 10)]
     records = list(itertools.islice(t.steps(), 2))  # (the whole split at epoch end takes seconds for a CNN)
     assert [r["step"] for r in records] == [1, 2] and all(math.isfinite(r["loss"]) for r in records)
-    assert [n for n, _ in t.layers] == ["Conv2d 1", "Conv2d 2", "Linear 3"]
-    assert len(t.norms()["grad"]) == 3
+    assert [n for n, _ in t.layers] == ["Conv2d 1", "Conv2d 2", "Linear 3", "Linear 4"]
+    assert len(t.norms()["grad"]) == 4
 
 
 def test_mnist_mlp_flattens_images():

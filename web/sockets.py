@@ -64,7 +64,9 @@ def register(socketio, manager):
                         raise BadRequest(f"expected one object, got {len(args)} arguments")
                     return {"ok": True, **(fn(args[0] if args else None) or {})}
                 except ConfigError as exc:
-                    reply = {"event": name, "message": "invalid settings", "errors": exc.errors}
+                    summary = "; ".join(f"{k}: {v}" for k, v in exc.errors.items())
+                    message = "invalid settings: " + (summary if len(summary) < 150 else summary[:147] + "...")
+                    reply = {"event": name, "message": message, "errors": exc.errors}
                 except (BadRequest, ServiceError, JobError, ValueError) as exc:
                     reply = {"event": name, "message": str(exc)}
                 except Exception:  # an engine bug: log it, tell the user something clear
@@ -122,13 +124,7 @@ def register(socketio, manager):
     @handler("set_lr")
     def set_lr(data):
         entry = manager.owned(_client(), _job_id(data))
-        lr = _obj(data).get("lr")
-        if isinstance(lr, str):
-            try:
-                lr = float(lr)
-            except ValueError:
-                raise BadRequest(f"lr must be a number, got {lr[:20]!r}")
-        return {"lr": entry.job.set_lr(lr)}
+        return {"lr": entry.job.set_lr(_obj(data).get("lr"))}
 
     @handler("predict")
     def predict(data):

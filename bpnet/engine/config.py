@@ -11,7 +11,8 @@ import numpy as np
 
 from ..formula import FormulaError, parse_formula
 
-__all__ = ["ConfigError", "FIELDS", "TASKS", "OPTIMIZERS", "validate_config", "schema", "defaults", "MAX_STEPS"]
+__all__ = ["ConfigError", "FIELDS", "TASKS", "OPTIMIZERS", "validate_config", "validate_field", "schema", "defaults",
+           "MAX_STEPS"]
 
 TASKS = ("function", "surface", "classification", "mnist")
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
@@ -56,7 +57,7 @@ FIELDS = {
     "model": _field("choice", "mlp", "Model", choices=("mlp", "cnn"), tasks=("mnist",)),
     "hidden": _field("int_list", [32, 32], "Hidden layers", 1, 1024, max_len=8, per_task={
         "classification": {"default": [16, 16]}, "mnist": {"default": [512, 512]}},
-        help="units per hidden layer, e.g. 64,64 (at most 8 layers)"),
+        help="units per hidden layer, e.g. 64,64 (at most 8 layers); for a CNN, dense layers after the convolutions"),
     "conv_channels": _field("int_list", [16, 32], "Conv channels", 1, 64, tasks=("mnist",), max_len=3,
                             help="channels of the conv blocks (Conv-ReLU-MaxPool), at most 3"),
     "activation": _field("choice", "tanh", "Activation", choices=ACTIVATIONS,
@@ -165,6 +166,14 @@ def _coerce(value, spec):
             raise ValueError(f"at most {spec['max_len']} layers, got {len(value)}")
         return [_in_range(_number(v, "int"), spec) for v in value]
     raise AssertionError(kind)
+
+
+def validate_field(name, value, task="function"):
+    """One setting, coerced and range-checked as validate_config would (ConfigError naming the field)."""
+    try:
+        return _coerce(value, field_spec(name, task))
+    except ValueError as exc:
+        raise ConfigError({name: str(exc)}) from exc
 
 
 def validate_config(raw):

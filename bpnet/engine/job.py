@@ -16,9 +16,8 @@ import time
 
 import numpy as np
 
-from ..optim.optimizer import check_range
-from .config import validate_config
-from .tasks import predict
+from .config import validate_config, validate_field
+from .tasks import digit_inputs, outputs
 from .events import clean
 from .recorder import Recorder
 from .trainer import Diverged, Trainer
@@ -65,6 +64,10 @@ class Job:
     def config(self):
         return self.trainers[0].config
 
+    @property
+    def run_count(self):
+        return len(self.trainers)
+
     # --- events -------------------------------------------------------------------------------
     def subscribe(self, callback):
         """Call callback(event) with a 'history' event now, then with every new event; returns unsubscribe()."""
@@ -84,6 +87,11 @@ class Job:
                 except Exception:  # a broken listener must not stop training
                     log.exception("event listener failed; unsubscribing it")
                     self._subscribers.pop(token, None)
+
+    def send_history(self, send):
+        """send(history event) with no event of this job emitted in between: a joining watcher's catch-up."""
+        with self._lock:
+            send(self.history_event())
 
     def history_event(self):
         """Everything so far, for a late or reconnecting subscriber (long series thinned to 5000 points)."""
@@ -128,8 +136,8 @@ class Job:
             self._resume.set()
 
     def set_lr(self, lr):
-        """Change the learning rate of every run from the next step on."""
-        lr = check_range("learning rate", lr, low=0.0, high=10.0, low_open=True, high_open=False)
+        """Change the learning rate of every run from the next step on (limits from the config schema)."""
+        lr = validate_field("lr", lr, self.config["task"])
         with self._lock:
             if self.state in TERMINAL:
                 raise JobError(f"cannot change the learning rate of a job that is {self.state}")
@@ -219,6 +227,9 @@ class Job:
                 last_snapshot = now if snap else last_snapshot
         if self._stop:
             self._flush(live)  # the steps since the last report of the runs cut short
+            with self._lock:
+                for i, rec, _ in live:
+                    self._emit("done", run=i, stopped=True, steps=rec.trainer.step)
 
     def _flush(self, live):
         with self._model_lock:
@@ -282,18 +293,10 @@ class Job:
             return self.recorders[run].csv()
 
     def predict_digit(self, pixels, run=0):
-        """Class probabilities (10,) of an MNIST run's current model for a 28x28 image of grey levels in [0, 1]."""
-        task = self.trainers[run].task
-        if not hasattr(task, "inputs_from_unit"):
-            raise JobError("digit predictions need an MNIST job")
-        unit = np.clip(np.asarray(pixels, dtype=np.float32).reshape(1, 1, 28, 28), 0.0, 1.0)
-        return self.predict(task.inputs_from_unit(unit), run)[0]
+        """Class probabilities (10,) of an MNIST run's current model for 784 grey levels in [0, 1]."""
+        return self.predict(digit_inputs(pixels, self.trainers[run].config), run)[0]
 
     def predict(self, x, run=0):
         """Class probabilities (or outputs) of the current model for inputs x, taken between two steps."""
         with self._model_lock:
-            out = predict(self.trainers[run].model, x)
-        if self.trainers[run].task.classifier:
-            out = np.exp(out - out.max(axis=1, keepdims=True))
-            out /= out.sum(axis=1, keepdims=True)
-        return out
+            return outputs(self.trainers[run].model, self.trainers[run].config, x)

@@ -50,7 +50,7 @@ def build_model(config, in_shape, out_features, generator, dropout_generator=Non
         layers.append(nn.Flatten())
         if config["dropout"] > 0:
             layers.append(nn.Dropout(config["dropout"], generator=dropout_generator))
-        width, hidden = channels * h * w, []
+        width, hidden = channels * h * w, config["hidden"]
     else:
         width, hidden = int(np.prod(in_shape)), config["hidden"]
         if len(in_shape) > 1:

@@ -8,9 +8,15 @@ from ..data import FunctionDataset, Standardizer, SurfaceDataset, make_classific
 from ..formula import FormulaError
 from .config import ConfigError
 
-__all__ = ["make_task", "predict"]
+__all__ = ["make_task", "predict", "softmax", "mnist_inputs", "digit_inputs", "outputs", "TASK_CLASSES"]
 
 EVAL_BATCH = 1000
+
+
+def softmax(logits):
+    """Row-wise probabilities from logits (N, C), stable for any finite logits."""
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return p / p.sum(axis=1, keepdims=True)
 
 
 def predict(model, x, batch=EVAL_BATCH):
@@ -45,6 +51,8 @@ class _Task:
 class FunctionTask(_Task):
     """y = f(x) on an interval; MSE; snapshot: the fitted curve on a grid."""
 
+    in_shape, out_features = (1,), 1
+
     def __init__(self, config, dtype):
         self.config = c = config
         ds = FunctionDataset(c["formula"], (c["x_min"], c["x_max"]), c["n_samples"], c["noise"], c["val_fraction"],
@@ -54,7 +62,7 @@ class FunctionTask(_Task):
         self.grid_raw, self.y_grid = ds.grid(200)
         self.x_train, self.x_val, self.grid = self._standardize(ds.x_train, ds.x_val, self.grid_raw)
         self.y_train, self.y_val = ds.y_train, ds.y_val
-        self.in_shape, self.out_features, self.criterion = (1,), 1, nn.MSELoss()
+        self.criterion = nn.MSELoss()
 
     def dataset_event(self):
         d = self.data
@@ -68,6 +76,8 @@ class FunctionTask(_Task):
 class SurfaceTask(_Task):
     """z = f(x, y) on a rectangle; MSE; snapshot: the fitted surface on a 40x40 grid."""
 
+    in_shape, out_features = (2,), 1
+
     def __init__(self, config, dtype):
         self.config = c = config
         ds = SurfaceDataset(c["formula"], ((c["x_min"], c["x_max"]), (c["y_min"], c["y_max"])), c["n_samples"],
@@ -77,7 +87,7 @@ class SurfaceTask(_Task):
         self.xs, self.ys, grid, self.z_true = ds.grid(40)
         self.x_train, self.x_val, self.grid = self._standardize(ds.x_train, ds.x_val, grid)
         self.y_train, self.y_val = ds.y_train, ds.y_val
-        self.in_shape, self.out_features, self.criterion = (2,), 1, nn.MSELoss()
+        self.criterion = nn.MSELoss()
 
     def dataset_event(self):
         d = self.data
@@ -92,6 +102,7 @@ class ClassificationTask(_Task):
     """Two classes in the plane; cross-entropy; snapshot: P(class 1) on a 60x60 grid (the decision boundary)."""
 
     classifier = True
+    in_shape, out_features = (2,), 2
 
     def __init__(self, config, dtype):
         self.config = c = config
@@ -104,15 +115,13 @@ class ClassificationTask(_Task):
         grid = np.stack(np.meshgrid(self.xs, self.ys), axis=-1).reshape(-1, 2).astype(dtype)
         self.x_train, self.x_val, self.grid = self._standardize(self.x_train_raw, x_val, grid)
         self.y_train = y_train
-        self.in_shape, self.out_features, self.criterion = (2,), 2, nn.CrossEntropyLoss()
+        self.criterion = nn.CrossEntropyLoss()
 
     def dataset_event(self):
         return {"points": self.points, "labels": self.labels, "xs": self.xs, "ys": self.ys}
 
     def snapshot(self, model):
-        logits = predict(model, self.grid)
-        p = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return {"p_grid": (p[:, 1] / p.sum(axis=1)).reshape(len(self.ys), len(self.xs))}
+        return {"p_grid": softmax(predict(model, self.grid))[:, 1].reshape(len(self.ys), len(self.xs))}
 
 
 @functools.lru_cache(maxsize=2)
@@ -122,7 +131,7 @@ def _mnist(normalize_inputs):
     arrays = []
     for a in s:
         if a.dtype == np.float32:
-            a = _mnist_inputs(a, normalize_inputs)
+            a = mnist_inputs(a, normalize_inputs)
         a.flags.writeable = False
         arrays.append(a)
     return type(s)(*arrays)
@@ -134,8 +143,9 @@ def _mnist_train_stats():
     return np.float32(x.mean()), np.float32(x.std())
 
 
-def _mnist_inputs(unit, normalize_inputs):
-    """Model inputs from grey levels in [0, 1]: standardised with the training set's statistics, or 0-255."""
+def mnist_inputs(unit, normalize_inputs):
+    """Model inputs from (N, 1, 28, 28) grey levels in [0, 1] (MNIST or a drawing), as an MNIST job feeds
+    its model: standardised with the training set's statistics, or 0-255."""
     if not normalize_inputs:
         return unit * np.float32(255)
     mean, std = _mnist_train_stats()
@@ -152,6 +162,7 @@ class MNISTTask(_Task):
     """Handwritten digits; cross-entropy; snapshot: predictions for random validation digits, confusion matrix."""
 
     classifier = True
+    in_shape, out_features = (1, 28, 28), 10
     n_digits = 24
 
     def __init__(self, config, dtype):
@@ -160,14 +171,9 @@ class MNISTTask(_Task):
         n = c["n_samples"]
         self.x_train, self.y_train = s.x_train[:n], s.y_train[:n]
         self.x_val, self.y_val, self.x_test, self.y_test = s.x_val, s.y_val, s.x_test, s.y_test
-        self.in_shape = (1, 28, 28)
-        self.out_features, self.criterion = 10, nn.CrossEntropyLoss()
+        self.criterion = nn.CrossEntropyLoss()
         self.subset = np.random.default_rng(c["seed"]).choice(len(self.x_val), c["val_subset"], replace=False)
         self._digit_rng = np.random.default_rng(c["seed"] + 1)  # pictures only: never touches training
-
-    def inputs_from_unit(self, unit):
-        """(N, 1, 28, 28) grey levels in [0, 1] (e.g. a drawing) -> inputs as this task feeds the model."""
-        return _mnist_inputs(np.asarray(unit, dtype=np.float32), self.config["normalize_inputs"])
 
     def dataset_event(self):
         return {"classes": list(range(10)), "train_size": len(self.x_train), "val_size": len(self.x_val)}
@@ -175,14 +181,26 @@ class MNISTTask(_Task):
     def snapshot(self, model, outputs=None, indices=None):
         """Predictions for fresh random validation digits and the confusion matrix of the last evaluation."""
         pick = self._digit_rng.choice(len(self.x_val), self.n_digits, replace=False)
-        logits = predict(model, self.x_val[pick])
-        p = np.exp(logits - logits.max(axis=1, keepdims=True))
-        p /= p.sum(axis=1, keepdims=True)
+        p = softmax(predict(model, self.x_val[pick]))
         snap = {"digits": _mnist_validation_pixels()[pick], "digit_labels": self.y_val[pick],
                 "pred": p.argmax(axis=1), "prob": p.max(axis=1)}
         if outputs is not None:
             snap["confusion"] = confusion_matrix(self.y_val[indices], outputs.argmax(axis=1), 10)
         return snap
+
+
+def digit_inputs(pixels, config):
+    """Model inputs (1, 1, 28, 28) for an MNIST run's model from 784 grey levels in [0, 1], row by row."""
+    if config["task"] != "mnist":
+        raise ValueError("digit predictions need an MNIST job")
+    unit = np.clip(np.asarray(pixels, dtype=np.float32).reshape(1, 1, 28, 28), 0.0, 1.0)
+    return mnist_inputs(unit, config["normalize_inputs"])
+
+
+def outputs(model, config, x):
+    """The model's outputs for x in eval mode: class probabilities for classifiers, values for regression."""
+    out = predict(model, np.asarray(x, dtype=np.float32))
+    return softmax(out) if TASK_CLASSES[config["task"]].classifier else out
 
 
 def confusion_matrix(true, pred, k):

@@ -421,7 +421,7 @@ def test_config_errors_come_back_field_by_field(socket_client):
     c = socket_client()
     ack = c.call("start", {"config": {"formula": "sin(3*x) + q", "lr": "fast", "epochs": 0, "colour": "red"}})
     assert_refused(c, ack, "start")
-    assert ack["message"] == "invalid settings"
+    assert ack["message"].startswith("invalid settings: ")
     errors = ack["errors"]
     assert set(errors) == {"formula", "lr", "epochs", "colour"}
     assert "column" in errors["formula"] and "q" in errors["formula"]

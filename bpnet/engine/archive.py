@@ -1,0 +1,93 @@
+"""What remains of a job once it has ended: its history and trained models, without the training machinery.
+
+A finished Job holds optimiser state, data and caches; its JobArchive holds only what the dashboard still
+serves (history, CSV, model .npz, predictions) and round-trips through bytes (a zip of JSON, CSV and .npz:
+no pickle) so it can travel from a worker process or machine to the web process.
+"""
+import io
+import json
+import zipfile
+
+import numpy as np
+
+from .models import build_model
+from .tasks import TASK_CLASSES, digit_inputs, outputs
+
+__all__ = ["JobArchive"]
+
+
+class JobArchive:
+    """Read-only view of an ended job with the same reading methods as Job."""
+
+    done = True
+
+    def __init__(self, meta, csvs, models):
+        self.meta, self._csvs, self._models = meta, list(csvs), list(models)
+        self.id, self.kind = meta["job_id"], meta["kind"]
+        self.state, self.message = meta["state"], meta["message"]
+        self.configs = meta["configs"]
+        self._model_cache = {}
+
+    @classmethod
+    def from_job(cls, job):
+        """Archive an ended Job (its full history, CSVs and models)."""
+        meta = {"job_id": job.id, "kind": job.kind, "state": job.state, "message": job.message,
+                "configs": [t.config for t in job.trainers], "history": job.history(),
+                "history_event": job.history_event()}
+        return cls(meta, [job.history_csv(i) for i in range(job.run_count)],
+                   [job.model_npz(i) for i in range(job.run_count)])
+
+    # --- the same reading API as Job ------------------------------------------------------------
+    @property
+    def config(self):
+        return self.configs[0]
+
+    @property
+    def run_count(self):
+        return len(self.configs)
+
+    def history_event(self):
+        return self.meta["history_event"]
+
+    def history(self):
+        return self.meta["history"]
+
+    def history_csv(self, run=0):
+        return self._csvs[run]
+
+    def model_npz(self, run=0):
+        return self._models[run]
+
+    def predict(self, x, run=0):
+        return outputs(self._model(run), self.configs[run], x)
+
+    def predict_digit(self, pixels, run=0):
+        return self.predict(digit_inputs(pixels, self.configs[run]), run)[0]
+
+    def _model(self, run):
+        if run not in self._model_cache:
+            config = self.configs[run]
+            task = TASK_CLASSES[config["task"]]
+            model = build_model(config, task.in_shape, task.out_features, np.random.default_rng(0))
+            with np.load(io.BytesIO(self._models[run])) as state:
+                model.load_state_dict(state)
+            self._model_cache = {run: model.eval()}  # keep one: predictions come from one run at a time
+        return self._model_cache[run]
+
+    # --- bytes ------------------------------------------------------------------------------------
+    def to_bytes(self):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("meta.json", json.dumps(self.meta, allow_nan=False))
+            for i, (csv_text, npz) in enumerate(zip(self._csvs, self._models)):
+                z.writestr(f"run{i}.csv", csv_text)
+                z.writestr(f"run{i}.npz", npz)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, blob):
+        with zipfile.ZipFile(io.BytesIO(blob)) as z:
+            meta = json.loads(z.read("meta.json"))
+            n = len(meta["configs"])
+            return cls(meta, [z.read(f"run{i}.csv").decode() for i in range(n)],
+                       [z.read(f"run{i}.npz") for i in range(n)])
