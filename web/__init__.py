@@ -7,6 +7,9 @@ from flask import Flask, jsonify, render_template, request, session
 from flask_socketio import SocketIO
 from werkzeug.exceptions import HTTPException
 
+from bpnet.engine.job import JobError
+
+from .backends import LocalBackend, ProcessBackend, ServiceError
 from .jobs import JobManager
 from .routes import PAGES, pages
 from .sockets import register
@@ -35,7 +38,23 @@ def settings_from_env():
         "SECRET_KEY": os.environ.get("BPNET_SECRET_KEY") or secrets.token_hex(32),
         "LOG_LEVEL": os.environ.get("BPNET_LOG_LEVEL", "INFO").upper(),
         "FLUSH_INTERVAL": 0.1,
+        "WORKERS": os.environ.get("BPNET_WORKERS", "threads"),
+        "REDIS_URL": os.environ.get("BPNET_REDIS_URL", ""),
     }
+
+
+def _backend(app, socketio):
+    """The configured place where jobs train: threads here, worker processes, or Redis-queued workers."""
+    emit = lambda event, data, to: socketio.emit(event, data, to=to)  # noqa: E731
+    spawn, flush, mode = socketio.start_background_task, app.config["FLUSH_INTERVAL"], app.config["WORKERS"]
+    if app.config["REDIS_URL"]:
+        from .redis_backend import RedisBackend
+        return RedisBackend(app.config["REDIS_URL"], emit, spawn, flush)
+    if mode == "processes":
+        return ProcessBackend(emit, spawn, app.config["MAX_RUNNING_JOBS"], flush)
+    if mode != "threads":
+        raise SystemExit(f"BPNET_WORKERS must be 'threads' or 'processes', got {mode!r}")
+    return LocalBackend(emit, spawn, flush)
 
 
 def create_app(config=None):
@@ -45,11 +64,9 @@ def create_app(config=None):
     app.config.update(config or {})
     logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     socketio = SocketIO(app, async_mode="threading", logger=False, engineio_logger=False,
-                        max_http_buffer_size=200_000)
-    manager = JobManager(emit=lambda event, data, room: socketio.emit(event, data, to=room),
-                         spawn=socketio.start_background_task,
-                         max_running=app.config["MAX_RUNNING_JOBS"], grace_seconds=app.config["GRACE_SECONDS"],
-                         keep_finished=app.config["KEEP_FINISHED_JOBS"], flush_interval=app.config["FLUSH_INTERVAL"])
+                        max_http_buffer_size=200_000, message_queue=app.config["REDIS_URL"] or None)
+    manager = JobManager(_backend(app, socketio), max_running=app.config["MAX_RUNNING_JOBS"],
+                         grace_seconds=app.config["GRACE_SECONDS"], keep_finished=app.config["KEEP_FINISHED_JOBS"])
     app.extensions["bpnet_jobs"] = manager
     app.register_blueprint(pages)
     register(socketio, manager)
@@ -66,6 +83,11 @@ def create_app(config=None):
         if request.path.startswith(("/api/", "/jobs/", "/healthz")):
             return jsonify({"error": exc.name, "message": exc.description}), exc.code
         return render_template("error.html", page="error", pages=PAGES, error=exc), exc.code
+
+    @app.errorhandler(ServiceError)
+    @app.errorhandler(JobError)
+    def refused(exc):
+        return jsonify({"error": "Conflict", "message": str(exc)}), 409
 
     @app.errorhandler(Exception)
     def server_error(exc):

@@ -1,84 +1,49 @@
-"""Who owns which job, server-wide limits, and the relay that forwards a job's events to its room.
+"""Who owns which job, the server-wide limits, and clients that leave: the web side's bookkeeping.
 
-Framework-free: the Socket.IO layer passes in `emit(event, data, to)` and `spawn(fn)`; the tests drive it
-directly. Events of job J go to room "job:J" at most `flush_interval`-ly, batched in one 'events' message.
+Framework-free: the backend (web/backends.py) runs the jobs and relays their events; the Socket.IO layer
+passes in its emit and background-task functions through it; the tests drive this directly.
 """
 import logging
+import secrets
 import threading
 import time
 from collections import OrderedDict
 
-from bpnet.engine.experiments import compare_job
-from bpnet.engine.job import TERMINAL, Job
+from bpnet.engine.config import validate_config
+from bpnet.engine.experiments import comparison_runs
+from bpnet.engine.job import TERMINAL
+from bpnet.engine.relay import room_of
 
-__all__ = ["JobManager", "Relay", "ServiceError", "room_of"]
+from .backends import ServiceError
+
+__all__ = ["JobManager", "ServiceError", "room_of", "prepare"]
 
 log = logging.getLogger("bpnet.web")
 
 
-class ServiceError(Exception):
-    """A request the server refuses, with a message for the user."""
-
-
-def room_of(job_id):
-    return f"job:{job_id}"
-
-
-class Relay:
-    """Buffers a job's events and emits them in one message per flush interval; ends after the job does."""
-
-    def __init__(self, job, emit, flush_interval=0.1):
-        self.job, self.emit, self.flush_interval = job, emit, flush_interval
-        self.lock = threading.Lock()  # held while emitting, so a joining watcher's history comes first
-        self._buffer = []
-        self._buffer_lock = threading.Lock()
-        self._unsubscribe = job.subscribe(self._collect)
-        self.sent = 0
-
-    def _collect(self, event):
-        if event["type"] != "history":
-            with self._buffer_lock:
-                self._buffer.append(event)
-
-    def flush(self):
-        with self.lock:
-            with self._buffer_lock:
-                batch, self._buffer = self._buffer, []
-            if batch:
-                self.emit("events", batch, room_of(self.job.id))
-                self.sent += 1
-
-    def attach(self, join, send):
-        """join() the client to the room and send(history): no event is lost or arrives before the history."""
-        with self.lock:
-            join()
-            send(self.job.history_event())
-
-    def run(self):
-        """Flush until the job has ended and every event has gone out."""
-        try:
-            while not self.job.done:
-                time.sleep(self.flush_interval)
-                self.flush()
-            self.flush()
-        finally:
-            self._unsubscribe()
+def prepare(config, comparison):
+    """(spec, validated configs) for a start request; raises ConfigError field by field."""
+    if comparison is not None:
+        configs = [validate_config(c) for _, c in comparison_runs(comparison, config or None)]
+    else:
+        configs = [validate_config(config if config is not None else {})]
+    return {"config": config, "comparison": comparison}, configs
 
 
 class Entry:
-    __slots__ = ("job", "owner", "relay", "created")
+    __slots__ = ("job", "owner", "created")
 
-    def __init__(self, job, owner, relay):
-        self.job, self.owner, self.relay, self.created = job, owner, relay, time.time()
+    def __init__(self, job, owner):
+        self.job, self.owner, self.created = job, owner, time.time()
 
 
 class JobManager:
     """Starts jobs for clients within the limits, checks ownership, stops orphans after a grace period."""
 
-    def __init__(self, emit, spawn, max_running=2, grace_seconds=30.0, keep_finished=50, flush_interval=0.1):
-        self.emit, self.spawn = emit, spawn
+    def __init__(self, backend, max_running=2, grace_seconds=30.0, keep_finished=50):
+        self.backend = backend
         self.max_running, self.grace_seconds = max_running, grace_seconds
-        self.keep_finished, self.flush_interval = keep_finished, flush_interval
+        self.keep_finished = keep_finished
         self._jobs = OrderedDict()
         self._starting = []  # owners whose job is being built
         self._lock = threading.Lock()
@@ -97,16 +62,14 @@ class JobManager:
                                    f"({len(running)} of {self.max_running} training slots in use)")
             self._starting.append(owner)
         try:
-            job = compare_job(comparison, config) if comparison else Job(config)
-            entry = Entry(job, owner, Relay(job, self.emit, self.flush_interval))
+            spec, configs = prepare(config, comparison)
+            job = self.backend.launch(secrets.token_urlsafe(12), spec, configs)
             with self._lock:
-                self._jobs[job.id] = entry
+                self._jobs[job.id] = Entry(job, owner)
                 self._prune()
         finally:
             with self._lock:
                 self._starting.remove(owner)
-        self.spawn(entry.relay.run)
-        job.start()
         return job
 
     def get(self, job_id):
@@ -131,13 +94,17 @@ class JobManager:
         ended = [k for k, e in self._jobs.items() if e.job.done]
         for job_id in ended[:max(0, len(ended) - self.keep_finished)]:
             del self._jobs[job_id]
+            self.backend.forget(job_id)
 
     def stop_all(self, timeout=10.0):
         """Stop every job and wait for them (server shutdown)."""
         with self._lock:
-            entries = list(self._jobs.values())
+            entries = [e for e in self._jobs.values() if not e.job.done]
         for e in entries:
-            e.job.stop()
+            try:
+                e.job.stop()
+            except Exception:  # noqa: BLE001 - a job that cannot be reached must not stop the others
+                log.exception("could not stop job %s", e.job.id)
         deadline = time.monotonic() + timeout
         for e in entries:
             e.job.wait(max(0.0, deadline - time.monotonic()))

@@ -63,8 +63,8 @@ def _entry(job_id):
 
 def _run_index(entry):
     raw = request.args.get("run", "0")
-    if not (raw.isascii() and raw.isdigit()) or int(raw) >= len(entry.job.trainers):  # "²".isdigit() too
-        abort(400, description=f"run must be a number from 0 to {len(entry.job.trainers) - 1}")
+    if not (raw.isascii() and raw.isdigit()) or int(raw) >= entry.job.run_count:  # "²".isdigit() too
+        abort(400, description=f"run must be a number from 0 to {entry.job.run_count - 1}")
     return int(raw)
 
 

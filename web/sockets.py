@@ -80,8 +80,7 @@ def register(socketio, manager):
 
     def attach(entry):
         """Join the job's room and send its history, atomically with respect to the relay."""
-        entry.relay.attach(lambda: join_room(room_of(entry.job.id)),
-                           lambda history: emit("history", history))
+        entry.job.attach(lambda: join_room(room_of(entry.job.id)), request.sid)
 
     @socketio.on("connect")
     def on_connect(auth=None):
@@ -134,7 +133,7 @@ def register(socketio, manager):
                 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1 for v in pixels)):
             raise BadRequest("pixels must be a list of 784 numbers from 0 to 1 (a 28x28 image, row by row)")
         run = _obj(data).get("run", 0)
-        if isinstance(run, bool) or not isinstance(run, int) or not 0 <= run < len(entry.job.trainers):
+        if isinstance(run, bool) or not isinstance(run, int) or not 0 <= run < entry.job.run_count:
             raise BadRequest("run must be the index of one of the job's runs")
         return {"probs": entry.job.predict_digit(pixels, run).tolist()}
 

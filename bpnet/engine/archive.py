@@ -10,6 +10,7 @@ import zipfile
 
 import numpy as np
 
+from .job import JobError
 from .models import build_model
 from .tasks import TASK_CLASSES, digit_inputs, outputs
 
@@ -48,6 +49,24 @@ class JobArchive:
 
     def history_event(self):
         return self.meta["history_event"]
+
+    def send_history(self, send):
+        send(self.history_event())
+
+    def pause(self):
+        raise JobError(f"cannot pause a job that is {self.state}")
+
+    def resume(self):
+        raise JobError(f"cannot resume a job that is {self.state}")
+
+    def stop(self):
+        """Nothing to do: the job has ended."""
+
+    def set_lr(self, lr):
+        raise JobError(f"cannot change the learning rate of a job that is {self.state}")
+
+    def wait(self, timeout=None):
+        return True
 
     def history(self):
         return self.meta["history"]

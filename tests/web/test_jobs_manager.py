@@ -1,4 +1,5 @@
-"""JobManager and Relay without Socket.IO: a fake emit records messages, a fake spawn runs relays in threads."""
+"""JobManager and the thread backend without Socket.IO: a fake emit records messages, a fake spawn runs relays
+in threads."""
 import threading
 import time
 
@@ -7,7 +8,8 @@ import pytest
 from bpnet.engine.config import ConfigError
 from bpnet.engine.job import Job
 from conftest import fast_config, long_config, wait_until
-from web.jobs import JobManager, Relay, ServiceError, room_of
+from web.backends import LocalBackend, LocalJob
+from web.jobs import JobManager, ServiceError, room_of
 
 
 class Fake:
@@ -42,8 +44,9 @@ def make_manager(fake):
     made = []
 
     def make(**options):
-        m = JobManager(fake.emit, fake.spawn, **{"max_running": 2, "grace_seconds": 0.2, "keep_finished": 3,
-                                                 "flush_interval": 0.05, **options})
+        flush = options.pop("flush_interval", 0.05)
+        m = JobManager(LocalBackend(fake.emit, fake.spawn, flush),
+                       **{"max_running": 2, "grace_seconds": 0.2, "keep_finished": 3, **options})
         made.append(m)
         return m
 
@@ -94,9 +97,9 @@ def test_concurrent_starts_never_exceed_the_limit(make_manager):
         t.start()
     for t in threads:
         t.join(20)
-    started = [r for r in results if isinstance(r, Job)]
+    started = [r for r in results if isinstance(r, LocalJob)]
     assert len(results) == 8 and len(started) == 2 and m.running_count() == 2
-    assert all("server busy" in str(r) for r in results if not isinstance(r, Job))
+    assert all("server busy" in str(r) for r in results if not isinstance(r, LocalJob))
 
 
 def test_a_bad_config_creates_nothing_and_releases_the_slot(make_manager):
@@ -197,8 +200,9 @@ def test_orphan_timer_leaves_other_clients_alone(make_manager):
 # --- relay ----------------------------------------------------------------------------------------
 def test_relay_batches_every_event_at_the_flush_interval_and_ends_with_the_job(fake):
     job = Job(fast_config(epochs=300))  # 1200 steps
-    relay = Relay(job, fake.emit, flush_interval=0.05)
-    thread = fake.spawn(relay.run)
+    local = LocalJob(job, fake.emit, flush_interval=0.05)
+    relay = local.relay
+    thread = fake.spawn(local.run_relay)
     t0 = time.monotonic()
     job.start()
     thread.join(20)
@@ -211,16 +215,20 @@ def test_relay_batches_every_event_at_the_flush_interval_and_ends_with_the_job(f
     assert events[-1]["type"] == "state" and events[-1]["state"] == "finished"
     assert [s for e in events if e["type"] == "steps" for s in e["step"]] == list(range(1, 1201))
     assert job._subscribers == {}  # the relay unsubscribed
+    assert local.history_event()["state"] == "finished" and not hasattr(local._target, "trainers")  # archived
 
 
 def test_relay_attach_sends_the_history_before_any_later_event(fake):
     job = Job(long_config())
-    relay = Relay(job, fake.emit, flush_interval=0.02)
-    fake.spawn(relay.run)
+    local = LocalJob(job, fake.emit, flush_interval=0.02)
+    relay = local.relay
+    fake.spawn(local.run_relay)
     job.start()
     wait_until(lambda: relay.sent >= 3, message="some flushes")
     order = []
-    relay.attach(lambda: order.append("join"), lambda history: order.append(history))
+    local.attach(lambda: order.append("join"), "sid-1")
+    with fake.lock:
+        order += [d for e, d, to in fake.messages if e == "history" and to == "sid-1"]
     with fake.lock:
         n = len(fake.messages)
     wait_until(lambda: relay.sent >= 3 + 2 and len(fake.batches(room_of(job.id))) > n, message="later flushes")

@@ -61,7 +61,7 @@ def test_start_acks_then_history_then_every_kind_of_event(socket_client, manager
     types = {e["type"] for e in a.events(job_id)}
     assert {"state", "dataset", "steps", "norms", "snapshot", "done"} <= types
     done = a.wait_event(job_id, "done")
-    assert done["steps"] == job_of(manager, job_id).trainers[0].total_steps == 600
+    assert done["steps"] == job_of(manager, job_id).history()["runs"][0]["total_steps"] == 600
     assert {"train_loss", "val_loss", "seconds"} <= done.keys()
     norms = a.events(job_id, "norms")[0]
     assert len(norms["names"]) == len(norms["grad"]) == len(norms["weight"]) == 2
@@ -116,7 +116,7 @@ def test_stop_ends_the_job_and_frees_the_client(socket_client, manager):
     assert state["state"] == "stopped"
     job = job_of(manager, job_id)
     assert job.state == "stopped"
-    wait_until(lambda: max(a.steps(job_id)) == job.trainers[0].step, message="the last steps")
+    wait_until(lambda: max(a.steps(job_id)) == job.history()["runs"][0]["step"], message="the last steps")
     # stopping again is harmless; other controls are refused clearly
     assert a.call("stop", {"job_id": job_id})["ok"] is True
     assert_refused(a, a.call("resume", {"job_id": job_id}), "resume", "stopped")
