@@ -57,7 +57,7 @@ class LocalBackend:
     def __init__(self, emit, spawn, flush_interval=0.1):
         self.emit, self.spawn, self.flush_interval = emit, spawn, flush_interval
 
-    def launch(self, job_id, spec, configs):
+    def launch(self, job_id, spec, configs, owner):
         job = LocalJob(build_job(job_id, spec), self.emit, self.flush_interval)
         self.spawn(job.run_relay)
         job.start()
@@ -68,6 +68,9 @@ class LocalBackend:
 
     def shutdown(self):
         pass
+
+    lookup = staticmethod(lambda job_id: None)  # every job of this backend is in the manager's table
+    active_owners = staticmethod(lambda local_entries: [e.owner for e in local_entries if not e.job.done])
 
 
 # --- a pool of worker processes ----------------------------------------------------------------------
@@ -217,7 +220,7 @@ class ProcessBackend:
         spawn(self._route)
         spawn(self._watch)
 
-    def launch(self, job_id, spec, configs):
+    def launch(self, job_id, spec, configs, owner):
         inbox = self._mp.Queue()
         kind = f"compare:{spec['comparison']}" if spec.get("comparison") else "train"
         job = RemoteJob(job_id, kind, configs, inbox.put, self.emit, self.flush_interval)
@@ -259,6 +262,8 @@ class ProcessBackend:
 
     def forget(self, job_id):
         self._jobs.pop(job_id, None)
+
+    lookup, active_owners = LocalBackend.lookup, LocalBackend.active_owners
 
     def shutdown(self):
         self._running = False

@@ -54,7 +54,7 @@ class JobManager:
     def start(self, owner, config=None, comparison=None):
         """Create and start a job for `owner`; raises ConfigError or ServiceError (busy, already running)."""
         with self._lock:  # reserve a slot; building the job (loading data) happens outside the lock
-            running = [e.owner for e in self._jobs.values() if not e.job.done] + self._starting
+            running = self.backend.active_owners(list(self._jobs.values())) + self._starting
             if owner in running:
                 raise ServiceError("you already have a job running: stop it before starting another")
             if len(running) >= self.max_running:
@@ -63,7 +63,7 @@ class JobManager:
             self._starting.append(owner)
         try:
             spec, configs = prepare(config, comparison)
-            job = self.backend.launch(secrets.token_urlsafe(12), spec, configs)
+            job = self.backend.launch(secrets.token_urlsafe(12), spec, configs, owner)
             with self._lock:
                 self._jobs[job.id] = Entry(job, owner)
                 self._prune()
@@ -73,9 +73,14 @@ class JobManager:
         return job
 
     def get(self, job_id):
-        entry = self._jobs.get(job_id) if isinstance(job_id, str) else None
-        if entry is None:
+        if not isinstance(job_id, str):
             raise ServiceError("unknown job id (it may have expired)")
+        entry = self._jobs.get(job_id)
+        if entry is None:
+            found = self.backend.lookup(job_id)  # a job another web process started (Redis mode)
+            if found is None:
+                raise ServiceError("unknown job id (it may have expired)")
+            entry = Entry(*found)
         return entry
 
     def owned(self, owner, job_id):
@@ -87,7 +92,8 @@ class JobManager:
 
     def running_count(self):
         with self._lock:  # start() and _prune() change the dict from other threads
-            return sum(not e.job.done for e in self._jobs.values())
+            entries = list(self._jobs.values())
+        return len(self.backend.active_owners(entries))
 
     def _prune(self):
         """Forget the oldest ended jobs beyond keep_finished (their relays have finished)."""

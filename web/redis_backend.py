@@ -1,0 +1,223 @@
+"""Jobs queued on Redis (RQ) and trained by `python -m bpnet.worker` processes on any machine.
+
+The web process records each job in Redis (so any web process can find, watch and control it), queues it,
+and talks to the worker that takes it through Redis lists (bpnet/worker.py documents the keys). Workers emit
+events to the browsers themselves through the Socket.IO Redis message queue. A job whose worker stops
+beating its heart (killed, machine gone, Redis lost) is failed here with a message.
+"""
+import json
+import logging
+import threading
+import time
+import uuid
+
+import redis
+from rq import Queue
+
+from bpnet.engine.archive import JobArchive
+from bpnet.engine.config import ConfigError
+from bpnet.engine.job import TERMINAL, JobError
+from bpnet.engine.relay import room_of
+from bpnet.worker import PREFIX, QUEUE, decode, key, run_job
+
+from .backends import ServiceError
+
+__all__ = ["RedisBackend", "RedisJob"]
+
+log = logging.getLogger("bpnet.web")
+JOB_TIMEOUT = 24 * 3600
+REPLY_TIMEOUT = 15
+START_PATIENCE = 60  # a queued job whose worker never shows up is failed after this many seconds
+
+
+def _unavailable(exc):
+    return ServiceError(f"the job queue (Redis) is unreachable: {exc}; try again in a moment")
+
+
+class RedisJob:
+    """A job recorded in Redis: state from its record, requests to its worker, results from its archive."""
+
+    def __init__(self, backend, job_id, record):
+        self.backend, self.id = backend, job_id
+        self.kind = record.get("kind", "train")
+        self.configs = json.loads(record.get("configs", "[{}]"))
+        self._archive = None
+
+    config = property(lambda self: self.configs[0])
+    run_count = property(lambda self: len(self.configs))
+
+    def _record(self):
+        try:
+            return {k.decode(): v.decode() for k, v in self.backend.redis.hgetall(key("job", self.id)).items()}
+        except redis.RedisError as exc:
+            raise _unavailable(exc)
+
+    @property
+    def state(self):
+        return self._record().get("state", "failed")
+
+    @property
+    def message(self):
+        return self._record().get("message", "")
+
+    @property
+    def done(self):
+        return self.state in TERMINAL
+
+    def archive(self):
+        if self._archive is None:
+            try:
+                blob = self.backend.redis.get(key("archive", self.id))
+            except redis.RedisError as exc:
+                raise _unavailable(exc)
+            if blob is not None:
+                self._archive = JobArchive.from_bytes(blob)
+        return self._archive
+
+    def _request(self, op, *args, sid=None):
+        archive = self.archive()
+        if archive is not None:
+            if op == "send_history":
+                return self.backend.emit("history", archive.history_event(), sid)
+            return getattr(archive, op)(*args)
+        if self.done:
+            raise ServiceError(f"this job {self.state}: {self.message}")
+        req = uuid.uuid4().hex
+        try:
+            self.backend.redis.rpush(key("ctl", self.id), json.dumps({"op": op, "args": list(args), "req": req,
+                                                                     "sid": sid}))
+            item = self.backend.redis.blpop([key("reply", req)], timeout=REPLY_TIMEOUT)
+        except redis.RedisError as exc:
+            raise _unavailable(exc)
+        if item is None:
+            raise ServiceError("the training worker did not answer in time (it may be busy starting); try again")
+        reply = decode(item[1])
+        if not reply["ok"]:
+            if reply.get("errors"):
+                raise ConfigError(reply["errors"])
+            raise JobError(reply["error"])
+        return reply.get("result")
+
+    def attach(self, join, sid):
+        join()
+        if self.state == "created":  # still queued: its worker sends the history once it starts
+            self.backend.emit("history", {"type": "history", "job_id": self.id, "seq": 0, "run": 0,
+                                          "kind": self.kind, "state": "created",
+                                          "message": "waiting for a training worker", "runs": []}, sid)
+            return
+        self._request("send_history", sid=sid)
+
+    def pause(self):
+        return self._request("pause")
+
+    def resume(self):
+        return self._request("resume")
+
+    def stop(self):
+        if self.state == "created":  # not taken by a worker yet: cancel it here
+            self.backend.end(self.id, "stopped", "stopped before a worker took it")
+            return None
+        return None if self.done else self._request("stop")
+
+    def set_lr(self, lr):
+        return self._request("set_lr", lr)
+
+    def history(self):
+        return self._request("history")
+
+    def history_csv(self, run=0):
+        return self._request("history_csv", run)
+
+    def model_npz(self, run=0):
+        return self._request("model_npz", run)
+
+    def predict_digit(self, pixels, run=0):
+        import numpy as np
+        return np.asarray(self._request("predict_digit", pixels, run))
+
+    def wait(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.done:
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
+
+
+class RedisBackend:
+    """Queue jobs for remote workers; find any job by id; fail jobs whose worker has gone silent."""
+
+    def __init__(self, url, emit, spawn, flush_interval=0.1):
+        self.url, self.emit = url, emit
+        self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self.queue = Queue(QUEUE, connection=self.redis)
+        self._running = True
+        spawn(self._monitor)
+
+    def launch(self, job_id, spec, configs, owner):
+        kind = f"compare:{spec['comparison']}" if spec.get("comparison") else "train"
+        meta = {"owner": owner, "kind": kind, "configs": json.dumps(configs), "created": time.time()}
+        try:
+            self.redis.pipeline().hset(key("job", job_id), mapping={**meta, "state": "created", "message": "",
+                                                                    "seq": 0}) \
+                .sadd(PREFIX + "active", job_id).execute()
+            self.queue.enqueue(run_job, job_id, spec, self.url, meta, job_id=f"bpnet-{job_id}",
+                               job_timeout=JOB_TIMEOUT, result_ttl=600, failure_ttl=86400)
+        except redis.RedisError as exc:
+            raise _unavailable(exc)
+        return RedisJob(self, job_id, meta)
+
+    def lookup(self, job_id):
+        """(job, owner) for any job recorded in Redis, or None."""
+        try:
+            record = {k.decode(): v.decode() for k, v in self.redis.hgetall(key("job", job_id)).items()}
+        except redis.RedisError as exc:
+            raise _unavailable(exc)
+        return (RedisJob(self, job_id, record), record.get("owner", "")) if record else None
+
+    def active_owners(self, local_entries):
+        """Owners of every unfinished job, on all web processes."""
+        try:
+            ids = [i.decode() for i in self.redis.smembers(PREFIX + "active")]
+            owners = [self.redis.hget(key("job", i), "owner") for i in ids]
+        except redis.RedisError as exc:
+            raise _unavailable(exc)
+        return [o.decode() for o in owners if o is not None]
+
+    def end(self, job_id, state, message):
+        """Record a job's end decided here (cancelled in the queue, or its worker lost) and tell its room."""
+        record = self.redis.hgetall(key("job", job_id))
+        seq = int(record.get(b"seq", 0)) + 1
+        self.redis.pipeline().hset(key("job", job_id), mapping={"state": state, "message": message, "seq": seq}) \
+            .srem(PREFIX + "active", job_id).execute()
+        self.emit("events", [{"type": "state", "job_id": job_id, "seq": seq, "run": 0, "state": state,
+                              "message": message}], room_of(job_id))
+
+    def _monitor(self):
+        """Every second: fail unfinished jobs whose worker's heartbeat has stopped."""
+        while self._running:
+            time.sleep(1.0)
+            try:
+                for raw in self.redis.smembers(PREFIX + "active"):
+                    job_id = raw.decode()
+                    record = self.redis.hgetall(key("job", job_id))
+                    if not record or self.redis.exists(key("hb", job_id)):
+                        continue
+                    state = record.get(b"state", b"").decode()
+                    age = time.time() - float(record.get(b"created", b"0"))
+                    if state == "created" and age < START_PATIENCE:
+                        continue
+                    reason = ("no training worker took this job within a minute: are workers running?"
+                              if state == "created" else
+                              "the training worker stopped responding (killed, or its machine or Redis went "
+                              "away); the job is lost: start again")
+                    log.warning("job %s failed: %s", job_id, reason)
+                    self.end(job_id, "failed", reason)
+            except redis.RedisError as exc:
+                log.warning("Redis unreachable while checking workers: %s", exc)
+
+    def forget(self, job_id):
+        pass
+
+    def shutdown(self):
+        self._running = False

@@ -100,7 +100,11 @@ def api_schema():
 @pages.get("/healthz")
 def healthz():
     m = _manager()
-    return jsonify({"status": "ok", "running_jobs": m.running_count(), "max_running": m.max_running})
+    try:
+        running = m.running_count()
+    except ServiceError as exc:  # Redis mode with Redis down: say so (a load balancer takes this web away)
+        return jsonify({"status": "unavailable", "message": str(exc)}), 503
+    return jsonify({"status": "ok", "running_jobs": running, "max_running": m.max_running})
 
 
 @pages.get("/vendor/plotly.min.js")

@@ -1,0 +1,183 @@
+"""Training worker for many machines: `python -m bpnet.worker --url redis://host:6379/0` (or BPNET_REDIS_URL).
+
+The dashboard (with BPNET_REDIS_URL set) queues jobs on Redis with RQ; a worker takes one, trains it here and
+sends its events straight to the browsers through Flask-SocketIO's Redis message queue (python-socketio's
+RedisManager: no Flask needed here). Control requests (pause, stop, lr, downloads, predictions) arrive on a
+Redis list per job; replies go back on one list per request. Run one worker per core, on any machine that
+reaches Redis; SIGTERM stops the job in hand (it ends 'stopped') and then the worker.
+
+Redis keys, all under "bpnet:": job:{id} (hash: owner, kind, configs, state, message, seq, host),
+active (set of unfinished job ids), ctl:{id} (requests), reply:{req} (replies), hb:{id} (heartbeat, 5 s TTL),
+archive:{id} (the ended job, a day).
+"""
+import argparse
+import base64
+import json
+import logging
+import os
+import sys
+import threading
+import time
+
+QUEUE = "bpnet"
+PREFIX = "bpnet:"
+HEARTBEAT_TTL = 5
+ARCHIVE_TTL = 86400
+REDIS_PATIENCE = 20  # seconds without Redis before a worker gives its job up
+
+__all__ = ["QUEUE", "PREFIX", "run_job", "encode", "decode", "main"]
+
+log = logging.getLogger("bpnet.worker")
+
+
+def key(kind, ident):
+    return f"{PREFIX}{kind}:{ident}"
+
+
+def encode(value):
+    """JSON text of a reply value; bytes travel as base64."""
+    return json.dumps(value, default=lambda b: {"__bytes__": base64.b64encode(b).decode()}, allow_nan=False)
+
+
+def decode(text):
+    return json.loads(text, object_hook=lambda d: base64.b64decode(d["__bytes__"]) if "__bytes__" in d else d)
+
+
+class _Link:
+    """This worker's side of one job: Redis for state, requests and replies; Socket.IO rooms for events."""
+
+    def __init__(self, redis_url, job_id, meta):
+        import redis
+        import socketio
+
+        from .engine.relay import Relay
+        self.redis = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
+        self.job_id, self.meta = job_id, meta
+        manager = socketio.RedisManager(redis_url, channel="flask-socketio", write_only=True)  # Flask-SocketIO's channel
+        self.relay = Relay(job_id, lambda name, data, to: manager.emit(name, data, room=to, namespace="/"))
+        self.state, self.message, self.seq = "created", "", 0
+        self.last_contact = time.monotonic()
+        self.ended = threading.Event()
+
+    def _safe(self, fn):
+        """Run a Redis call; on a connection error, note it and carry on (the heartbeat decides when to quit)."""
+        import redis
+        try:
+            result = fn()
+            self.last_contact = time.monotonic()
+            return result
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            log.warning("job %s: Redis unreachable (%s)", self.job_id, exc)
+            return None
+
+    def send(self, message):
+        kind = message["kind"]
+        if kind == "event":
+            event = message["event"]
+            self.seq = event["seq"]
+            if event["type"] == "state":
+                self.state, self.message = event["state"], event["message"]
+                self._safe(self.beat)
+            self._safe(lambda: self.relay.add(event))
+        elif kind == "history":
+            self._safe(lambda: self.relay.deliver_history(message["event"], message["sid"]))
+        elif kind == "reply":
+            reply_key = key("reply", message["req"])
+            self._safe(lambda: self.redis.pipeline().rpush(reply_key, encode(message)).expire(reply_key, 60).execute())
+        elif kind == "archive":
+            self._safe(lambda: self.redis.set(key("archive", self.job_id), message["data"], ex=ARCHIVE_TTL))
+            self._safe(self.beat)
+        elif kind == "host":
+            self.meta["host"] = f"{message['hostname']}:{message['pid']}"
+
+    def receive(self, timeout):
+        item = self._safe(lambda: self.redis.blpop([key("ctl", self.job_id)], timeout=max(timeout, 0.01)))
+        if item is None:
+            if time.monotonic() - self.last_contact > 1:
+                time.sleep(timeout)
+            return None
+        try:
+            return json.loads(item[1])
+        except ValueError:
+            return None
+
+    def beat(self):
+        """Refresh the heartbeat and the job's record (restores it if Redis restarted empty)."""
+        ended = self.state in ("finished", "stopped", "failed")
+        pipe = self.redis.pipeline()
+        pipe.hset(key("job", self.job_id), mapping={**self.meta, "state": self.state, "message": self.message,
+                                                     "seq": self.seq})
+        pipe.expire(key("job", self.job_id), ARCHIVE_TTL)
+        if ended:
+            pipe.srem(PREFIX + "active", self.job_id).delete(key("hb", self.job_id))
+        else:
+            pipe.sadd(PREFIX + "active", self.job_id).set(key("hb", self.job_id), 1, ex=HEARTBEAT_TTL)
+        pipe.execute()
+
+
+def run_job(job_id, spec, redis_url, meta):
+    """RQ task: train one job here, reporting through Redis; returns its final state."""
+    from .engine.host import build_job, host_job
+
+    link = _Link(redis_url, job_id, dict(meta))
+    flusher = threading.Thread(target=link.relay.run, args=(link.ended.is_set,), daemon=True)
+    flusher.start()
+    try:
+        job = build_job(job_id, spec)
+    except Exception as exc:  # noqa: BLE001 - the user's job fails with the reason; the worker goes on
+        link.send({"kind": "event", "job_id": job_id, "event": {
+            "type": "state", "job_id": job_id, "seq": 1, "run": 0, "state": "failed",
+            "message": f"could not start: {exc}"}})
+        link.ended.set()
+        return "failed"
+
+    def heartbeat():
+        while not link.ended.wait(1.0):
+            link._safe(link.beat)
+            if time.monotonic() - link.last_contact > REDIS_PATIENCE and not job.done:
+                log.error("job %s: no Redis for %d s: stopping it", job_id, REDIS_PATIENCE)
+                job.stop()
+
+    threading.Thread(target=heartbeat, daemon=True).start()
+    try:
+        host_job(job, link.send, link.receive, poll=0.1)
+    finally:
+        link.ended.set()
+        flusher.join(5)
+        link._safe(link.beat)
+    return job.state
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="A bpnet training worker: takes jobs from Redis and trains them.")
+    parser.add_argument("--url", default=os.environ.get("BPNET_REDIS_URL"), help="Redis URL (BPNET_REDIS_URL)")
+    parser.add_argument("--name", help="worker name (default: host and pid)")
+    parser.add_argument("--burst", action="store_true", help="quit when the queue is empty")
+    args = parser.parse_args(argv)
+    if not args.url:
+        parser.error("give --url or set BPNET_REDIS_URL (e.g. redis://localhost:6379/0)")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one job per worker process: one core each
+    logging.basicConfig(level=os.environ.get("BPNET_LOG_LEVEL", "INFO").upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import redis
+    from rq import Queue, Worker
+
+    class StoppingWorker(Worker):
+        """On SIGTERM, ask the job in hand to stop (it ends 'stopped' within a step) instead of waiting for it."""
+
+        def handle_warm_shutdown_request(self):
+            super().handle_warm_shutdown_request()
+            current = self.get_current_job_id()
+            if current and current.startswith("bpnet-"):
+                request = json.dumps({"op": "stop", "req": "shutdown", "args": []})
+                self.connection.rpush(key("ctl", current[len("bpnet-"):]), request)
+
+    connection = redis.Redis.from_url(args.url)
+    worker = StoppingWorker([Queue(QUEUE, connection=connection)], connection=connection, name=args.name)
+    log.info("bpnet worker %s waiting for jobs on %s", worker.name, args.url)
+    worker.work(burst=args.burst, with_scheduler=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

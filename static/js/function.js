@@ -1,0 +1,87 @@
+/* 1-D function page: the target, the samples and the network's curve; loss; gradient norms per layer. */
+(function () {
+  "use strict";
+  const C = BP.colors;
+  const fitLayout = BP.layout({
+    xaxis: { title: { text: "x" } }, yaxis: { title: { text: "y" } }, hovermode: "closest",
+    margin: { l: 56, r: 34, t: 30, b: 42 },
+  });
+  // the points and the target are drawn once per run; only the network's curve (an overlay) per snapshot
+  const fit = new BP.Layered("chart-fit", "chart-fit-net", fitLayout);
+  const loss = new BP.SeriesChart("chart-loss", {
+    layout: { xaxis: { title: { text: "step" } }, yaxis: { title: { text: "loss (MSE)" }, exponentformat: "power" }, hovermode: "x unified" },
+  });
+  BP.lossTools(loss, "chart-loss");
+  const norms = new BP.NormsChart("chart-norms");
+  let data = null, pred = null, rev = 0;
+
+  function yRange(d) {
+    let lo = Infinity, hi = -Infinity;
+    for (const arr of [d.y_grid, d.y_train, d.y_val]) for (const v of arr) if (BP.finite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    if (!isFinite(lo)) return [-1, 1];
+    const pad = Math.max((hi - lo) * 0.12, 1e-3 * Math.max(1, Math.abs(hi)));
+    return [lo - pad, hi + pad];
+  }
+
+  function drawBase() {
+    if (!data) return;
+    const formula = data.config.formula;
+    const nt = Math.min(data.x_train.length, 600), nv = Math.min(data.x_val.length, 300); // drawn, not all of 20000
+    fit.drawBase([
+      { type: "scatter", mode: "lines", name: "target " + formula, x: data.x_grid, y: data.y_grid,
+        line: { color: C.target, width: 2.5 }, hovertemplate: "x %{x:.3f}<br>target %{y:.4g}<extra></extra>" },
+      { type: "scatter", mode: "markers", name: "training points", x: BP.thin(data.x_train, nt), y: BP.thin(data.y_train, nt),
+        marker: { color: C.train, size: 5, opacity: 0.6 }, hovertemplate: "training point<br>x %{x:.3f}, y %{y:.4g}<extra></extra>" },
+      { type: "scatter", mode: "markers", name: "validation points", x: BP.thin(data.x_val, nv), y: BP.thin(data.y_val, nv),
+        marker: { color: "#fff", size: 6, line: { color: C.val, width: 1.6 } },
+        hovertemplate: "validation point<br>x %{x:.3f}, y %{y:.4g}<extra></extra>" },
+      { type: "scatter", mode: "lines", name: "network", x: [null], y: [null], line: { color: C.model, width: 3 },
+        hoverinfo: "skip" }, // its legend entry: the curve itself is the overlay
+    ]);
+  }
+  function drawFit() {
+    if (!data) return;
+    fit.drawOverlay([{ type: "scatter", mode: "lines", name: "network", x: data.x_grid, y: pred || [],
+      line: { color: C.model, width: 3 } }]);
+  }
+  const requestFit = () => BP.render.request("fit", drawFit);
+
+  const page = BP.simplePage({
+    reset() {
+      data = null;
+      pred = null;
+      fit.drawOverlay([]);
+      loss.reset(BP.lossSeries());
+      norms.reset();
+    },
+    config(cfg) {
+      page.form.fill(cfg);
+    },
+    dataset(run, ev) {
+      data = ev;
+      pred = null;
+      fitLayout.uirevision = ++rev;
+      fitLayout.xaxis = BP.merge(fitLayout.xaxis, { range: [ev.config.x_min, ev.config.x_max], autorange: false });
+      fitLayout.yaxis = BP.merge(fitLayout.yaxis, { range: yRange(ev), autorange: false });
+      norms.layers(ev.layers);
+      BP.render.request("fit-base", drawBase);
+      requestFit();
+    },
+    steps(run, ev) {
+      loss.push(0, ev.step, ev.loss);
+      if (ev.val_loss) loss.push(1, ev.step, ev.val_loss);
+    },
+    snapshot(run, ev) {
+      pred = ev.y_pred;
+      requestFit();
+    },
+    norms(run, ev) {
+      norms.push(ev);
+    },
+    lr(run, ev) {
+      loss.marker(ev.step, "lr " + BP.fmt.num(ev.lr, 3));
+    },
+    eval() {},
+    done() {},
+  });
+})();
