@@ -555,3 +555,19 @@ def test_controls_from_other_threads_while_running_are_safe(jobs):
     assert not errors
     job.stop()
     assert job.wait(10) and job.state in TERMINAL
+
+
+# --- speed limit ---------------------------------------------------------------------------------
+def test_pace_limits_the_steps_per_second_and_stop_cuts_its_sleep_short():
+    job = Job(dict(TINY, pace=40, epochs=5))  # 20 steps at 40 steps/s: at least about half a second
+    t0 = time.monotonic()
+    job.start()
+    assert job.wait(30) and job.state == "finished"
+    assert time.monotonic() - t0 >= 19 / 40
+    slow = Job(dict(TINY, pace=1, epochs=100))
+    slow.start()
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    slow.stop()
+    assert slow.wait(5) and slow.state == "stopped"
+    assert time.monotonic() - t0 < 0.9  # not the rest of a one-second sleep

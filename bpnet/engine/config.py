@@ -30,9 +30,10 @@ class ConfigError(ValueError):
 
 
 def _field(kind, default, label, low=None, high=None, choices=None, tasks=TASKS, per_task=None, help="",
-           max_len=None):
+           max_len=None, when=None):
+    """A setting's spec; `when` ({other: [values]}) says which other settings make it matter (for forms)."""
     return {"kind": kind, "default": default, "label": label, "min": low, "max": high, "choices": choices,
-            "tasks": tasks, "per_task": per_task or {}, "help": help, "max_len": max_len}
+            "tasks": tasks, "per_task": per_task or {}, "help": help, "max_len": max_len, "when": when}
 
 
 FIT = ("function", "surface")
@@ -59,6 +60,7 @@ FIELDS = {
         "classification": {"default": [16, 16]}, "mnist": {"default": [512, 512]}},
         help="units per hidden layer, e.g. 64,64 (at most 8 layers); for a CNN, dense layers after the convolutions"),
     "conv_channels": _field("int_list", [16, 32], "Conv channels", 1, 64, tasks=("mnist",), max_len=3,
+                            when={"model": ["cnn"]},
                             help="channels of the conv blocks (Conv-ReLU-MaxPool), at most 3"),
     "activation": _field("choice", "tanh", "Activation", choices=ACTIVATIONS,
                          per_task={"classification": {"default": "relu"}, "mnist": {"default": "relu"}}),
@@ -69,12 +71,16 @@ FIELDS = {
                                help="standardise inputs with the training set's mean and std"),
     "optimizer": _field("choice", "adam", "Optimiser", choices=OPTIMIZERS),
     "lr": _field("float", 0.01, "Learning rate", 1e-6, 10.0, per_task={"mnist": {"default": 0.001}}),
-    "momentum": _field("float", 0.9, "Momentum", 0.0, 0.999, help="for momentum, nesterov and rmsprop"),
+    "momentum": _field("float", 0.9, "Momentum", 0.0, 0.999, help="for SGD with momentum or Nesterov momentum",
+                       when={"optimizer": ["momentum", "nesterov"]}),
     "weight_decay": _field("float", 0.0, "Weight decay", 0.0, 1.0),
     "lr_schedule": _field("choice", "constant", "LR schedule", choices=("constant", "cosine")),
     "batch_size": _field("int", 32, "Batch size", 1, 4096, per_task={"mnist": {"default": 128}}),
-    "epochs": _field("int", 300, "Epochs", 1, 5000,
-                     per_task={"classification": {"default": 200}, "mnist": {"default": 5, "max": 100}}),
+    "epochs": _field("int", 1000, "Epochs", 1, 5000,
+                     per_task={"surface": {"default": 300}, "classification": {"default": 500},
+                               "mnist": {"default": 5, "max": 100}}),
+    "pace": _field("int", 0, "Speed limit (steps/s)", 0, 1000,
+                   help="0: as fast as the server can; e.g. 30 to watch it learn in slow motion"),
     "seed": _field("int", 0, "Seed", 0, 2**31 - 1),
     "eval_every": _field("int", 100, "Evaluate every (steps)", 1, 100000, tasks=("mnist",),
                          help="validation on a fixed subset every so many steps; the whole split every epoch"),

@@ -53,6 +53,7 @@ class Job:
         # listener may call predict() or model_npz()); never taken inside _lock
         self._resume = threading.Event()
         self._resume.set()
+        self._wake = threading.Event()  # set by stop(): ends a pace sleep at once
         self._stop = False
         self._pending_lr = None
         self._subscribers = {}
@@ -134,6 +135,7 @@ class Job:
                 return
             self._stop = True
             self._resume.set()
+            self._wake.set()
 
     def set_lr(self, lr):
         """Change the learning rate of every run from the next step on (limits from the config schema)."""
@@ -187,8 +189,12 @@ class Job:
 
     def _loop(self):
         live = [(i, rec, rec.trainer.steps()) for i, rec in enumerate(self.recorders)]
-        last_report = last_snapshot = time.monotonic()
+        last_report = last_snapshot = next_round = time.monotonic()
+        pace = self.config.get("pace", 0)
         while live and not self._stop:
+            if pace:  # a speed limit: one round of steps every 1/pace seconds
+                next_round = max(next_round + 1.0 / pace, time.monotonic() - 0.5)
+                self._wake.wait(max(0.0, next_round - time.monotonic()))
             if not self._resume.is_set():
                 self._flush(live)  # the dashboard shows every step done before the pause
                 paused_at = time.monotonic()

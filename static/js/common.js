@@ -391,13 +391,6 @@
   };
 
   // ---------------------------------------------------------------------------------------------
-  /** Which fields matter, given the others (only fields present in the form are affected). */
-  BP.visibility = {
-    momentum: (v, varies) => ["momentum", "nesterov", "rmsprop"].includes(v.optimizer) || varies.includes("optimizer"),
-    // (hidden layers apply to both models: for a CNN they are the dense layers after the convolutions)
-    conv_channels: (v) => v.model === "cnn",
-  };
-
   /** The settings form generated from the schema by the _form.html macro. */
   class SettingsForm {
     constructor(form, opts) {
@@ -435,9 +428,13 @@
     }
     applyRules() {
       const v = this.raw();
-      for (const [name, rule] of Object.entries(BP.visibility)) {
+      // a field matters only when the settings its spec's `when` names have one of the listed values
+      // (or vary per run in a comparison)
+      for (const [name, spec] of Object.entries(this.specs)) {
         const f = this.field(name);
-        if (f) f.hidden = !rule(v, this.varies);
+        if (!f || !spec.when) continue;
+        f.hidden = !Object.entries(spec.when).every(
+          ([other, values]) => this.varies.includes(other) || !(other in v) || values.includes(v[other]));
       }
     }
     /** Fields set per run by a comparison: disabled, not sent, with a note. */
