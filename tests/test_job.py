@@ -559,11 +559,11 @@ def test_controls_from_other_threads_while_running_are_safe(jobs):
 
 # --- speed limit ---------------------------------------------------------------------------------
 def test_pace_limits_the_steps_per_second_and_stop_cuts_its_sleep_short():
-    job = Job(dict(TINY, pace=40, epochs=5))  # 20 steps at 40 steps/s: at least about half a second
+    job = Job(dict(TINY, pace=40, epochs=5))  # 15 steps at 40 steps/s: at least 14 intervals of 25 ms
     t0 = time.monotonic()
     job.start()
     assert job.wait(30) and job.state == "finished"
-    assert time.monotonic() - t0 >= 19 / 40
+    assert job.history()["runs"][0]["step"] == 15 and time.monotonic() - t0 >= 14 / 40
     slow = Job(dict(TINY, pace=1, epochs=100))
     slow.start()
     time.sleep(0.2)
