@@ -28,7 +28,7 @@ def free_port():
 
 
 def start_server(port, dev, env_extra=None):
-    env = dict(os.environ, BPNET_PORT=str(port), BPNET_LOG_LEVEL="WARNING", **(env_extra or {}))
+    env = {**os.environ, "BPNET_PORT": str(port), "BPNET_LOG_LEVEL": "WARNING", **(env_extra or {})}
     if dev:
         cmd = [sys.executable, "app.py", "--port", str(port)]
     else:

@@ -1,8 +1,8 @@
 """Events a job reports, their payloads, and the history kept for late subscribers.
 
 Every event is a plain JSON-ready dict with ``type``, ``job_id``, ``seq`` (1, 2, 3... per job, so a
-consumer can detect loss or reordering) and ``run`` (index of the run inside a comparison; 0 for a single
-job). Floats that are NaN or infinite are sent as null. Types and payloads:
+consumer can detect loss or reordering), ``run`` (index of the run inside a comparison; 0 for a single
+job) and ``time`` (when the engine made it, Unix seconds: latency can be measured end to end). Floats that are NaN or infinite are sent as null. Types and payloads:
 
 ``state``     ``state`` (created|running|paused|finished|stopped|failed), ``message``
 ``dataset``   static plot data, once per run: ``task``, ``label``, ``steps_per_epoch``, ``total_steps``, ``layers``

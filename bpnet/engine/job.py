@@ -81,7 +81,8 @@ class Job:
     def _emit(self, type_, run=0, **payload):
         with self._lock:
             self._seq += 1
-            event = clean({"type": type_, "job_id": self.id, "seq": self._seq, "run": run, **payload})
+            event = clean({"type": type_, "job_id": self.id, "seq": self._seq, "run": run, "time": time.time(),
+                           **payload})
             for token, callback in list(self._subscribers.items()):
                 try:
                     callback(event)

@@ -771,6 +771,15 @@
     _events(list) {
       for (const ev of list) {
         if (ev.job_id !== this.jobId || ev.seq <= this.lastSeq) continue;
+        if (ev.seq > this.lastSeq + 1) {
+          // a gap: events went by before this page joined (e.g. a queued job began meanwhile); ask for the
+          // whole history again rather than draw an incomplete picture
+          if (!this.resyncing) {
+            this.resyncing = true;
+            this.watch(this.jobId).finally(() => (this.resyncing = false));
+          }
+          return;
+        }
         this.lastSeq = ev.seq;
         this._event(ev);
       }
