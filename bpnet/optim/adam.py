@@ -25,29 +25,30 @@ class Adam(Optimizer):
         self.weight_decay = check_range("weight_decay", weight_decay)
 
     def _init_state(self, p):
-        return {"exp_avg": np.zeros_like(p.data), "exp_avg_sq": np.zeros_like(p.data), "scratch": np.empty_like(p.data)}
+        # m and v hold PyTorch's exp_avg / (1 - beta1) and exp_avg_sq / (1 - beta2): the same algebra in ten
+        # passes over the arrays instead of twelve
+        return {"m": np.zeros_like(p.data), "v": np.zeros_like(p.data), "scratch": np.empty_like(p.data)}
 
     def _update(self, data, g, state):
-        m, v, tmp = state["exp_avg"], state["exp_avg_sq"], state["scratch"]
+        m, v, tmp = state["m"], state["v"], state["scratch"]
         b1, b2 = self.betas
         if self.weight_decay and self.decoupled:
             data *= 1 - self.lr * self.weight_decay
         elif self.weight_decay:
             g = g + self.weight_decay * data
-        m *= b1
-        np.multiply(g, 1 - b1, out=tmp)
-        m += tmp
-        v *= b2
+        m *= b1  # m = b1 m + g
+        m += g
+        v *= b2  # v = b2 v + g^2
         np.multiply(g, g, out=tmp)
-        tmp *= 1 - b2
         v += tmp
-        # p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps), rewritten to spare one pass over the arrays:
-        # p -= (lr sqrt(bc2)/bc1) * m / (sqrt(v) + eps sqrt(bc2))
-        sqrt_bc2 = math.sqrt(1 - b2 ** self.steps)
+        # p -= lr/bc1 * (c1 m) / (sqrt(c2 v / bc2) + eps)  with c = 1 - beta, bc = 1 - beta^t, i.e.
+        # p -= (lr c1 k / bc1) * m / (sqrt(v) + eps k)  with k = sqrt(bc2 / c2)
+        c1, c2 = 1 - b1, 1 - b2
+        k = math.sqrt((1 - b2 ** self.steps) / c2)
         np.sqrt(v, out=tmp)
-        tmp += self.eps * sqrt_bc2
+        tmp += self.eps * k
         np.divide(m, tmp, out=tmp)
-        tmp *= self.lr * sqrt_bc2 / (1 - b1 ** self.steps)
+        tmp *= self.lr * c1 * k / (1 - b1 ** self.steps)
         data -= tmp
 
     def hyperparameters(self):
