@@ -4,8 +4,9 @@ import os
 
 from web import create_app
 
-app = create_app()
-socketio = app.extensions["socketio"]
+if __name__ != "__mp_main__":  # (with WORKERS=processes, each spawned worker process re-runs this file: no app there)
+    app = create_app()
+    socketio = app.extensions["socketio"]
 
 
 def main():

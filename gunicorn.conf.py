@@ -15,6 +15,7 @@ def post_worker_init(worker):
         manager = worker.wsgi.extensions.get("bpnet_jobs") if hasattr(worker.wsgi, "extensions") else None
         if manager is not None:
             manager.stop_all(timeout=3)
+            manager.backend.shutdown()  # the worker pool and its queue manager: none may outlive this process
         if callable(previous):
             previous(signum, frame)
 

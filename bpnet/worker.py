@@ -6,15 +6,17 @@ RedisManager: no Flask needed here). Control requests (pause, stop, lr, download
 Redis list per job; replies go back on one list per request. Run one worker per core, on any machine that
 reaches Redis; SIGTERM stops the job in hand (it ends 'stopped') and then the worker.
 
-Redis keys, all under "bpnet:": job:{id} (hash: owner, kind, configs, state, message, seq, host),
-active (set of unfinished job ids), ctl:{id} (requests), reply:{req} (replies), hb:{id} (heartbeat, 5 s TTL),
-archive:{id} (the ended job, a day).
+Redis keys, all under "bpnet:": job:{id} (hash: owner, kind, configs, state, message, seq, host: "hostname:pid"
+set by the worker that takes the job, or "" by a web that cancels it first), active (set of unfinished job ids),
+ctl:{id} (requests), reply:{req} (replies), hb:{id} (heartbeat, 5 s TTL, from when a worker takes the job until
+its archive is stored), archive:{id} (the ended job, a day).
 """
 import argparse
 import base64
 import json
 import logging
 import os
+import socket
 import sys
 import threading
 import time
@@ -91,9 +93,10 @@ class _Link:
             self.meta["host"] = f"{message['hostname']}:{message['pid']}"
 
     def receive(self, timeout):
+        before = self.last_contact
         item = self._safe(lambda: self.redis.blpop([key("ctl", self.job_id)], timeout=max(timeout, 0.01)))
         if item is None:
-            if time.monotonic() - self.last_contact > 1:
+            if self.last_contact == before:  # Redis unreachable: wait the poll out instead of spinning
                 time.sleep(timeout)
             return None
         try:
@@ -102,16 +105,18 @@ class _Link:
             return None
 
     def beat(self):
-        """Refresh the heartbeat and the job's record (restores it if Redis restarted empty)."""
-        ended = self.state in ("finished", "stopped", "failed")
+        """Refresh the heartbeat and the job's record (restores it if Redis restarted empty). The heartbeat lasts
+        until this worker is done with the job (its archive stored), not just until the job's last state."""
+        over = self.state in ("finished", "stopped", "failed")
         pipe = self.redis.pipeline()
         pipe.hset(key("job", self.job_id), mapping={**self.meta, "state": self.state, "message": self.message,
                                                      "seq": self.seq})
         pipe.expire(key("job", self.job_id), ARCHIVE_TTL)
-        if ended:
-            pipe.srem(PREFIX + "active", self.job_id).delete(key("hb", self.job_id))
+        pipe.srem(PREFIX + "active", self.job_id) if over else pipe.sadd(PREFIX + "active", self.job_id)
+        if over and self.ended.is_set():
+            pipe.delete(key("hb", self.job_id))
         else:
-            pipe.sadd(PREFIX + "active", self.job_id).set(key("hb", self.job_id), 1, ex=HEARTBEAT_TTL)
+            pipe.set(key("hb", self.job_id), 1, ex=HEARTBEAT_TTL)
         pipe.execute()
 
 
@@ -119,33 +124,44 @@ def run_job(job_id, spec, redis_url, meta):
     """RQ task: train one job here, reporting through Redis; returns its final state."""
     from .engine.host import build_job, host_job
 
-    link = _Link(redis_url, job_id, dict(meta))
+    link = _Link(redis_url, job_id, dict(meta, host=f"{socket.gethostname()}:{os.getpid()}"))
     flusher = threading.Thread(target=link.relay.run, args=(link.ended.is_set,), daemon=True)
     flusher.start()
-    try:
-        job = build_job(job_id, spec)
-    except Exception as exc:  # noqa: BLE001 - the user's job fails with the reason; the worker goes on
-        link.send({"kind": "event", "job_id": job_id, "event": {
-            "type": "state", "job_id": job_id, "seq": 1, "run": 0, "state": "failed",
-            "message": f"could not start: {exc}"}})
-        link.ended.set()
-        return "failed"
+    job = None
 
-    def heartbeat():
+    def heartbeat():  # from the start: a worker that dies while loading the data is noticed too
         while not link.ended.wait(1.0):
             link._safe(link.beat)
-            if time.monotonic() - link.last_contact > REDIS_PATIENCE and not job.done:
+            if time.monotonic() - link.last_contact > REDIS_PATIENCE and job is not None and not job.done:
                 log.error("job %s: no Redis for %d s: stopping it", job_id, REDIS_PATIENCE)
                 job.stop()
 
-    threading.Thread(target=heartbeat, daemon=True).start()
-    try:
-        host_job(job, link.send, link.receive, poll=0.1)
-    finally:
+    job_key = key("job", job_id)
+    claim = link._safe(lambda: link.redis.pipeline().set(key("hb", job_id), 1, ex=HEARTBEAT_TTL)
+                       .hsetnx(job_key, "host", link.meta["host"]).execute())
+    if claim is not None and not claim[1]:  # the web cancelled it while it was queued (it set the host first)
+        log.info("job %s was stopped before this worker took it: skipped", job_id)
+        link._safe(lambda: link.redis.delete(key("hb", job_id)))
         link.ended.set()
+        return "stopped"
+    link._safe(link.beat)
+    beater = threading.Thread(target=heartbeat, daemon=True)
+    beater.start()
+    try:
+        try:
+            job = build_job(job_id, spec)
+        except Exception as exc:  # noqa: BLE001 - the user's job fails with the reason; the worker goes on
+            link.send({"kind": "event", "job_id": job_id, "event": {
+                "type": "state", "job_id": job_id, "seq": 1, "run": 0, "state": "failed",
+                "message": f"could not start: {exc}"}})
+            return "failed"
+        host_job(job, link.send, link.receive, poll=0.1)
+        return job.state
+    finally:  # send the last events, then record the end and drop the heartbeat (no beat may follow)
+        link.ended.set()
+        beater.join(10)
         flusher.join(5)
         link._safe(link.beat)
-    return job.state
 
 
 def main(argv=None):

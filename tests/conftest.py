@@ -255,3 +255,291 @@ def browser():
     driver.set_script_timeout(30)
     yield driver
     driver.quit()
+
+
+# --- helpers and fixtures for worker processes, Redis and deployment (tests/web/test_processes.py,
+# tests/web/test_redis.py, tests/test_deploy.py) ------------------------------------------------------
+def check_continuity(history, events):
+    """Events of one job, after dedupe by seq, continue its history exactly: seq history.seq+1, +2, ... with
+    no gap, and run 0's steps continue the history's steps one by one."""
+    later = sorted({e["seq"]: e for e in events if e["seq"] > history["seq"]}.values(), key=lambda e: e["seq"])
+    seqs = [e["seq"] for e in later]
+    assert seqs and seqs[0] == history["seq"] + 1, (history["seq"], seqs[:5])
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs
+    steps = [s for e in later if e["type"] == "steps" and e["run"] == 0 for s in e["step"]]
+    reported = history["runs"][0]["steps"]["step"] if history["runs"] else []
+    if steps:
+        assert steps[0] == (reported[-1] + 1 if reported else 1), (reported[-1:], steps[:3])
+        assert steps == list(range(int(steps[0]), int(steps[0]) + len(steps)))
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def descendants(pid):
+    """Pids of every live descendant of process `pid` (from /proc; children that changed process group too)."""
+    import os
+
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            if fields[0] != "Z":
+                parents.setdefault(int(fields[1]), []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def alive(pid):
+    """Whether process `pid` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def wait_healthy(url, proc=None, timeout=30.0):
+    """Wait until GET url/healthz answers 200 (fails the test if `proc` exits first or time runs out)."""
+    import urllib.request
+
+    def up():
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"{url}: the server exited with code {proc.returncode} before answering")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2) as resp:
+                return resp.status == 200
+        except OSError:
+            return False
+    wait_until(up, timeout=timeout, interval=0.1, message=f"{url}/healthz to answer 200")
+
+
+class Processes:
+    """Subprocesses started by a test, logged to files, all ended at teardown (descendants too)."""
+
+    ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+    def __init__(self, log_dir):
+        self.log_dir, self.procs = log_dir, []
+
+    def start(self, name, argv, env=None, **kwargs):
+        import os
+        import subprocess
+
+        log = open(self.log_dir / f"{name}.log", "ab")
+        proc = subprocess.Popen(argv, cwd=self.ROOT, env={**os.environ, **(env or {})}, stdout=log,
+                                stderr=subprocess.STDOUT, **kwargs)
+        proc.name, proc.log_path = name, self.log_dir / f"{name}.log"
+        log.close()
+        self.procs.append(proc)
+        return proc
+
+    def log(self, proc):
+        return proc.log_path.read_text(errors="replace")
+
+    def stop(self, proc, grace=5.0):
+        """SIGTERM, then SIGKILL after `grace` s; then kill whatever it left behind (e.g. an RQ work horse)."""
+        import os
+        import signal
+        import subprocess
+
+        left = descendants(proc.pid)
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for pid in left + descendants(proc.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def stop_all(self):
+        """Newest first, Redis servers last (the others shut down cleanly while it is there)."""
+        for proc in sorted(reversed(self.procs), key=lambda p: p.name.startswith("redis")):
+            self.stop(proc)
+
+
+@pytest.fixture
+def processes(tmp_path):
+    """Factory of logged subprocesses, every one ended (with its descendants) at teardown."""
+    procs = Processes(tmp_path)
+    yield procs
+    procs.stop_all()
+
+
+class RedisServer:
+    """A throwaway redis-server (no persistence) on a free port; kill() and start() again on the same port."""
+
+    def __init__(self, processes, binary, port):
+        self.processes, self.binary, self.port = processes, binary, port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.proc = None
+
+    def start(self):
+        import redis
+
+        self.proc = self.processes.start(f"redis-{self.port}", [self.binary, "--port", str(self.port), "--bind",
+                                                                "127.0.0.1", "--save", "", "--appendonly", "no"])
+
+        def ready():
+            if self.proc.poll() is not None:
+                pytest.fail(f"redis-server exited with code {self.proc.returncode}")
+            try:
+                return redis.Redis(port=self.port, socket_timeout=1).ping()
+            except redis.RedisError:
+                return False
+        wait_until(ready, timeout=10, interval=0.05, message=f"redis-server on port {self.port}")
+        return self
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def client(self):
+        import redis
+
+        return redis.Redis.from_url(self.url, socket_timeout=5, decode_responses=True)
+
+
+@pytest.fixture
+def redis_server(processes):
+    """A real redis-server on a free port (skips if Debian's redis-server is not installed)."""
+    import shutil
+
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    if not __import__("os").path.exists(binary):
+        pytest.skip("Redis tests need redis-server (Debian: apt-get install redis-server)")
+    pytest.importorskip("rq", reason="Redis tests need rq (requirements.txt)")
+    pytest.importorskip("socketio", reason="Redis tests need python-socketio")
+    return RedisServer(processes, binary, free_port()).start()
+
+
+REDIS_WEB_ENV = {"BPNET_SECRET_KEY": "bpnet-redis-tests", "BPNET_MAX_JOBS": "4", "BPNET_GRACE_SECONDS": "30",
+                 "BPNET_LOG_LEVEL": "INFO", "OPENBLAS_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
+
+@pytest.fixture
+def redis_workers(processes, redis_server):
+    """Factory: start(n) starts n `python -m bpnet.worker` processes and waits until RQ lists them."""
+    import sys
+
+    from rq import Worker
+
+    started = []
+
+    def start(n=1):
+        procs = [processes.start(f"worker-{len(started) + i}", [sys.executable, "-m", "bpnet.worker", "--url",
+                                 redis_server.url, "--name", f"w{len(started) + i}-{free_port()}"],
+                                 env=REDIS_WEB_ENV) for i in range(n)]
+        started.extend(procs)
+        names = set()
+
+        def registered():
+            for p in procs:
+                if p.poll() is not None:
+                    pytest.fail(f"worker exited with code {p.returncode}:\n{processes.log(p)[-2000:]}")
+            names.update(w.name for w in Worker.all(connection=redis_server.client()))
+            return len(names) >= len(started)
+        wait_until(registered, timeout=30, interval=0.1, message=f"{n} RQ workers to register")
+        return procs
+    return start
+
+
+@pytest.fixture
+def redis_web(processes, redis_server):
+    """Factory: start() runs `python app.py --port P` with BPNET_REDIS_URL (a web process) and returns its URL."""
+    import sys
+
+    def start(**env):
+        port = free_port()
+        proc = processes.start(f"web-{port}", [sys.executable, "app.py", "--port", str(port)],
+                               env={**REDIS_WEB_ENV, "BPNET_REDIS_URL": redis_server.url, **env})
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, proc)
+        return url
+    return start
+
+
+class LiveClient(SocketClient):
+    """A python-socketio client of a real server (a browser session: its own cookie, or `session`'s), with
+    SocketClient's reading and waiting helpers. Messages are handled on threads by python-socketio, so their
+    arrival order is not kept: events() of a job are sorted by seq."""
+
+    class _Log:
+        def __init__(self):
+            self.queue = []
+
+    def __init__(self, base_url, session=None):
+        import requests
+        import socketio
+
+        self.base_url = base_url
+        self.http = requests.Session()
+        if session is not None:
+            self.http.cookies.update(session.http.cookies)
+        else:
+            self.http.get(base_url + "/healthz", timeout=10)  # like loading a page: sets the session cookie
+        self.raw = self._Log()
+        self._cursor = 0
+        self.sio = socketio.Client(reconnection=False)
+        self.sio.on("*", lambda event, *args: self.raw.queue.append({"name": event, "args": list(args)}))
+        cookie = "; ".join(f"{k}={v}" for k, v in self.http.cookies.items())
+        self.sio.connect(base_url, transports=["websocket"], headers={"Cookie": cookie} if cookie else {},
+                         wait_timeout=10)
+
+    def call(self, event, data=None, timeout=TIMEOUT):
+        return self.sio.call(event, data, timeout=timeout)
+
+    def get(self, path, **kwargs):
+        return self.http.get(self.base_url + path, timeout=kwargs.pop("timeout", TIMEOUT), **kwargs)
+
+    def disconnect(self):
+        try:
+            if self.sio.connected:
+                self.sio.disconnect()
+        except Exception:  # noqa: BLE001 - the server may be gone already
+            pass
+
+    @property
+    def connected(self):
+        return self.sio.connected
+
+    def events(self, job_id=None, type=None):
+        out = super().events(job_id, type)
+        return sorted(out, key=lambda e: e["seq"]) if job_id is not None else out
+
+
+@pytest.fixture
+def live_client():
+    """Factory: live_client(url) connects a new browser session to a running server; live_client(url,
+    session=other) connects `other`'s session (same cookie) there. Disconnected at teardown."""
+    made = []
+
+    def make(url, session=None):
+        client = LiveClient(url, session=session)
+        made.append(client)
+        return client
+    yield make
+    import threading
+
+    for c in made:  # in the background: a websocket close handshake may take seconds (the servers go anyway)
+        threading.Thread(target=c.disconnect, daemon=True).start()

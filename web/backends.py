@@ -10,6 +10,7 @@ import logging
 import multiprocessing
 import os
 import queue
+import socket
 import threading
 import time
 
@@ -18,9 +19,10 @@ from bpnet.engine.host import build_job, host_job
 from bpnet.engine.job import TERMINAL, JobError
 from bpnet.engine.relay import Relay
 
-__all__ = ["LocalBackend", "ProcessBackend", "RemoteJob", "ServiceError"]
+__all__ = ["LocalBackend", "ProcessBackend", "RemoteJob", "ServiceError", "waiting_history"]
 
 log = logging.getLogger("bpnet.web")
+START_PATIENCE = 60  # seconds a job may wait for a worker process to take it before it is failed
 
 
 class ServiceError(Exception):
@@ -74,6 +76,12 @@ class LocalBackend:
 
 
 # --- a pool of worker processes ----------------------------------------------------------------------
+def waiting_history(job_id, kind, message="starting"):
+    """The history of a job that has not begun yet: its events, from seq 1, follow in the room."""
+    return {"type": "history", "job_id": job_id, "seq": 0, "run": 0, "kind": kind, "state": "created",
+            "message": message, "runs": []}
+
+
 class RemoteJob:
     """The web process's view of a job hosted elsewhere: requests go out, replies and events come back."""
 
@@ -85,6 +93,7 @@ class RemoteJob:
         self._send_request, self._reply_timeout = send_request, reply_timeout
         self._replies, self._ids = {}, itertools.count(1)
         self._ended = threading.Event()
+        self.created = time.monotonic()
 
     config = property(lambda self: self.configs[0])
     run_count = property(lambda self: len(self.configs))
@@ -110,18 +119,19 @@ class RemoteJob:
             self.archive = JobArchive.from_bytes(message["data"])
             self.state, self.message = self.archive.state, self.archive.message
             self._ended.set()
+            for slot in list(self._replies.values()):  # sent after the host stopped reading: the archive answers
+                slot[0].set()
         elif kind == "host":
             self.host = message
 
     def fail(self, message):
         """The host is gone: tell the watchers and end here (the history so far is what they have)."""
-        if self.done:
-            return
-        self.seq += 1
-        self.state, self.message = "failed", message
-        self.relay.add({"type": "state", "job_id": self.id, "seq": self.seq, "run": 0, "state": "failed",
-                        "message": message})
-        self.relay.flush()
+        if not self.done:  # else it had ended but died before sending its archive: only stop waiting for it
+            self.seq += 1
+            self.state, self.message = "failed", message
+            self.relay.add({"type": "state", "job_id": self.id, "seq": self.seq, "run": 0, "state": "failed",
+                            "message": message})
+            self.relay.flush()
         self._ended.set()
         for slot in list(self._replies.values()):
             slot[1] = {"ok": False, "error": message}
@@ -138,12 +148,15 @@ class RemoteJob:
         req = next(self._ids)
         slot = self._replies[req] = [threading.Event(), None]
         try:
-            self._send_request({"op": op, "args": list(args), "req": req, "sid": sid, "job_id": self.id})
-            if not slot[0].wait(self._reply_timeout):
-                raise ServiceError("the training worker did not answer in time; try again")
+            if self.archive is None and not self._ended.is_set():  # checked again now that an end releases the slot
+                self._send_request({"op": op, "args": list(args), "req": req, "sid": sid, "job_id": self.id})
+                if not slot[0].wait(self._reply_timeout):
+                    raise ServiceError("the training worker did not answer in time; try again")
         finally:
             self._replies.pop(req, None)
         reply = slot[1]
+        if reply is None:  # the job ended before its host read the request: its archive answers
+            return self._request(op, *args, sid=sid)
         if not reply["ok"]:
             if reply.get("errors"):
                 from bpnet.engine.config import ConfigError
@@ -152,7 +165,11 @@ class RemoteJob:
         return reply.get("result")
 
     def attach(self, join, sid):
-        join()
+        with self.relay.lock:  # events are routed through the relay: none can slip between these steps
+            join()
+            if self.seq == 0 and self.archive is None:  # nothing happened yet: every event will reach sid
+                self.relay.emit("history", waiting_history(self.id, self.kind), sid)
+                return
         self._request("send_history", sid=sid)
 
     def pause(self):
@@ -184,6 +201,11 @@ class RemoteJob:
         return self._ended.wait(timeout)
 
 
+def _init_worker(level):
+    """Pool worker start-up: log like the web process (one line per job start and end)."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s")
+
+
 def run_in_worker(job_id, spec, outbox, inbox):
     """Pool task: build and host one job in this worker process."""
     def receive(timeout):
@@ -191,6 +213,8 @@ def run_in_worker(job_id, spec, outbox, inbox):
             return inbox.get(timeout=timeout)
         except queue.Empty:
             return None
+    # say where the job runs before building it (loading data takes a while): a death from now on is noticed
+    outbox.put({"kind": "host", "job_id": job_id, "pid": os.getpid(), "hostname": socket.gethostname()})
     try:
         job = build_job(job_id, spec)
     except Exception as exc:  # noqa: BLE001 - reported to the user as the job's failure
@@ -214,7 +238,7 @@ class ProcessBackend:
         ctx = multiprocessing.get_context("spawn")
         self._mp = ctx.Manager()
         self._outbox = self._mp.Queue()
-        self._pool = ctx.Pool(workers)
+        self._pool = ctx.Pool(workers, initializer=_init_worker, initargs=(logging.getLogger().level,))
         self._jobs, self._procs = {}, {}
         self._running = True
         spawn(self._route)
@@ -252,18 +276,23 @@ class ProcessBackend:
                 if job.archive is not None or job._ended.is_set():
                     continue
                 pid = (job.host or {}).get("pid")
+                if pid is None and time.monotonic() - job.created > START_PATIENCE:
+                    log.error("no worker process took job %s in %d s: is the pool stuck?", job_id, START_PATIENCE)
+                    job.fail("no worker process took this job within a minute; the server may need a restart")
+                    continue
                 proc = self._procs.get(pid)
                 if proc is not None and (proc.exitcode is not None or not proc.is_alive()):
                     code = proc.exitcode
                     how = f" (killed by signal {-code})" if code is not None and code < 0 else ""
-                    log.warning("worker process %s running job %s died%s", pid, job_id, how)
+                    if not job.done:  # (else it died after its job's end, before sending the archive)
+                        log.warning("worker process %s running job %s died%s", pid, job_id, how)
                     job.fail(f"the worker process training this job died{how}; the job is lost. "
                              "The server has started a new worker: you can start again.")
 
     def forget(self, job_id):
         self._jobs.pop(job_id, None)
 
-    lookup, active_owners = LocalBackend.lookup, LocalBackend.active_owners
+    lookup, active_owners = staticmethod(LocalBackend.lookup), staticmethod(LocalBackend.active_owners)
 
     def shutdown(self):
         self._running = False

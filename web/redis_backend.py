@@ -20,7 +20,7 @@ from bpnet.engine.job import TERMINAL, JobError
 from bpnet.engine.relay import room_of
 from bpnet.worker import PREFIX, QUEUE, decode, key, run_job
 
-from .backends import ServiceError
+from .backends import ServiceError, waiting_history
 
 __all__ = ["RedisBackend", "RedisJob"]
 
@@ -74,19 +74,40 @@ class RedisJob:
                 self._archive = JobArchive.from_bytes(blob)
         return self._archive
 
-    def _request(self, op, *args, sid=None):
+    def _held(self):
+        """Whether a worker still holds the job (its heartbeat lasts until the job's archive is stored)."""
+        try:
+            return bool(self.backend.redis.exists(key("hb", self.id)))
+        except redis.RedisError as exc:
+            raise _unavailable(exc)
+
+    def _from_archive(self, op, args, sid):
         archive = self.archive()
-        if archive is not None:
-            if op == "send_history":
-                return self.backend.emit("history", archive.history_event(), sid)
-            return getattr(archive, op)(*args)
+        if archive is None:
+            return None
+        if op == "send_history":
+            return lambda: self.backend.emit("history", archive.history_event(), sid)
+        return lambda: getattr(archive, op)(*args)
+
+    def _request(self, op, *args, sid=None):
+        answer = self._from_archive(op, args, sid)
+        deadline = time.monotonic() + REPLY_TIMEOUT
+        while answer is None and self.done and self._held() and time.monotonic() < deadline:
+            time.sleep(0.05)  # it has just ended: its worker is storing the archive
+            answer = self._from_archive(op, args, sid)
+        if answer is not None:
+            return answer()
         if self.done:
             raise ServiceError(f"this job {self.state}: {self.message}")
         req = uuid.uuid4().hex
         try:
             self.backend.redis.rpush(key("ctl", self.id), json.dumps({"op": op, "args": list(args), "req": req,
                                                                      "sid": sid}))
-            item = self.backend.redis.blpop([key("reply", req)], timeout=REPLY_TIMEOUT)
+            item = None
+            while item is None and time.monotonic() < deadline:  # in slices: the socket timeout is shorter
+                item = self.backend.redis.blpop([key("reply", req)], timeout=1)
+                if item is None and self.done:  # it ended before its worker read the request
+                    return self._request(op, *args, sid=sid)
         except redis.RedisError as exc:
             raise _unavailable(exc)
         if item is None:
@@ -100,10 +121,8 @@ class RedisJob:
 
     def attach(self, join, sid):
         join()
-        if self.state == "created":  # still queued: its worker sends the history once it starts
-            self.backend.emit("history", {"type": "history", "job_id": self.id, "seq": 0, "run": 0,
-                                          "kind": self.kind, "state": "created",
-                                          "message": "waiting for a training worker", "runs": []}, sid)
+        if self.state == "created":  # still queued: its events, from seq 1, will come to the room
+            self.backend.emit("history", waiting_history(self.id, self.kind, "waiting for a training worker"), sid)
             return
         self._request("send_history", sid=sid)
 
@@ -114,8 +133,7 @@ class RedisJob:
         return self._request("resume")
 
     def stop(self):
-        if self.state == "created":  # not taken by a worker yet: cancel it here
-            self.backend.end(self.id, "stopped", "stopped before a worker took it")
+        if self.state == "created" and self.backend.cancel(self.id):  # not taken by a worker yet: cancelled
             return None
         return None if self.done else self._request("stop")
 
@@ -184,6 +202,17 @@ class RedisBackend:
             raise _unavailable(exc)
         return [o.decode() for o in owners if o is not None]
 
+    def cancel(self, job_id):
+        """Stop a job no worker has taken yet; False if one has. The web and a worker race to set its host field:
+        the worker sets its name, this sets "" (and the worker then skips the job)."""
+        try:
+            if not self.redis.hsetnx(key("job", job_id), "host", ""):
+                return False
+            self.end(job_id, "stopped", "stopped before a worker took it")
+        except redis.RedisError as exc:
+            raise _unavailable(exc)
+        return True
+
     def end(self, job_id, state, message):
         """Record a job's end decided here (cancelled in the queue, or its worker lost) and tell its room."""
         record = self.redis.hgetall(key("job", job_id))
@@ -204,11 +233,15 @@ class RedisBackend:
                     if not record or self.redis.exists(key("hb", job_id)):
                         continue
                     state = record.get(b"state", b"").decode()
+                    if state in TERMINAL:  # it ended, but its worker went before storing the archive
+                        self.redis.srem(PREFIX + "active", job_id)
+                        continue
+                    queued = state == "created" and b"host" not in record  # no worker has taken it yet
                     age = time.time() - float(record.get(b"created", b"0"))
-                    if state == "created" and age < START_PATIENCE:
+                    if queued and age < START_PATIENCE:
                         continue
                     reason = ("no training worker took this job within a minute: are workers running?"
-                              if state == "created" else
+                              if queued else
                               "the training worker stopped responding (killed, or its machine or Redis went "
                               "away); the job is lost: start again")
                     log.warning("job %s failed: %s", job_id, reason)

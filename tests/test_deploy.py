@@ -1,0 +1,123 @@
+"""The production server as the Docker image runs it, started here outside a container.
+
+The command is the Dockerfile's CMD (gunicorn, one worker of 100 threads) with only the bind address changed to a
+free local port; the environment is the Dockerfile's ENV (BPNET_WORKERS=processes, OPENBLAS_NUM_THREADS=1, ...);
+its HEALTHCHECK command is run as written, with the port changed.
+"""
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import alive, check_continuity, descendants, fast_config, free_port, long_config, wait_healthy
+
+ROOT = Path(__file__).resolve().parents[1]
+TERMINAL = ("finished", "stopped", "failed")
+
+
+def dockerfile():
+    """(ENV dict, CMD argv, HEALTHCHECK command) of the final stage of the Dockerfile."""
+    text = (ROOT / "Dockerfile").read_text()
+    lines = re.sub(r"\\\n", " ", text).splitlines()  # join continuation lines
+    stage = lines[max(i for i, line in enumerate(lines) if line.upper().startswith("FROM ")):]
+    env, cmd, health = {}, None, None
+    for line in stage:
+        word, _, rest = line.strip().partition(" ")
+        word = word.upper()
+        if word == "ENV":
+            parts = shlex.split(rest)
+            if len(parts) == 2 and "=" not in parts[0]:  # legacy form: ENV KEY value
+                env[parts[0]] = parts[1]
+            else:
+                env.update(p.split("=", 1) for p in parts)
+        elif word == "CMD":
+            cmd = json.loads(rest)
+        elif word == "HEALTHCHECK":
+            health = re.split(r"\bCMD\b", rest, maxsplit=1)[1].strip()
+    assert cmd and health, "the Dockerfile must have a CMD and a HEALTHCHECK ... CMD"
+    return env, cmd, health
+
+
+def local_command(cmd, port):
+    """The CMD with its bind address replaced by 127.0.0.1:port (nothing else changes)."""
+    argv = list(cmd)
+    for i, arg in enumerate(argv):
+        if arg in ("-b", "--bind"):
+            argv[i + 1] = f"127.0.0.1:{port}"
+        elif arg.startswith("--bind="):
+            argv[i] = f"--bind=127.0.0.1:{port}"
+    assert f"127.0.0.1:{port}" in " ".join(argv), f"no bind address to replace in {cmd}"
+    return argv
+
+
+@pytest.fixture
+def production(processes, tmp_path):
+    """The Dockerfile's server on a free port; yields (base URL, gunicorn master process, health command)."""
+    pytest.importorskip("gunicorn", reason="the production server is gunicorn (requirements.txt)")
+    env, cmd, health = dockerfile()
+    assert env.get("BPNET_WORKERS") == "processes"  # what this test is about
+    port = free_port()
+    bindir = os.path.dirname(sys.executable)  # the virtualenv's gunicorn and python, as in the image
+    environ = {**env, "PATH": bindir + os.pathsep + os.environ.get("PATH", ""), "BPNET_GRACE_SECONDS": "30",
+               "HOME": str(tmp_path)}  # gunicorn's control socket goes to ~/.gunicorn: not the developer's
+    master = processes.start(f"gunicorn-{port}", local_command(cmd, port), env=environ)
+    url = f"http://127.0.0.1:{port}"
+    wait_healthy(url, master, timeout=60)
+    seen = set()
+
+    def tree():
+        """The server's processes now (remembered: whatever is left is killed at teardown, orphans too)."""
+        pids = [master.pid] + descendants(master.pid)
+        seen.update(pids)
+        return pids
+    yield url, master, health.replace(":8000", f":{port}"), environ, tree
+    for pid in seen | set(tree()):
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_dockerfile_command_serves_streams_and_shuts_down_within_seconds(production, live_client):
+    url, master, health, environ, tree = production
+
+    # the HEALTHCHECK passes, run as the image runs it (a shell command)
+    check = subprocess.run(["/bin/sh", "-c", health], env=environ, cwd=ROOT, timeout=30, capture_output=True)
+    assert check.returncode == 0, check.stderr.decode()
+
+    # a job streams to its end through the worker process pool
+    a = live_client(url)
+    assert a.wait_for(lambda c: c.payloads("hello"), message="hello")[0]["max_running"] >= 1
+    ack = a.call("start", {"config": fast_config(epochs=50)})
+    assert ack["ok"], ack
+    job_id = ack["job_id"]
+    state = a.wait_state(job_id, *TERMINAL, timeout=60)
+    assert state["state"] == "finished", state
+    assert a.wait_event(job_id, "done")["steps"] == 200
+    check_continuity(a.wait_for(lambda c: c.histories(job_id), message="the history")[0], a.events(job_id))
+    csv = a.get(f"/jobs/{job_id}/history.csv")
+    assert csv.status_code == 200 and len(csv.text.splitlines()) == 201
+
+    # a long job is running in a pool process when the server is told to stop
+    server = tree()
+    assert len(server) >= 4, server  # master, its worker, the pool's processes and their queue manager
+    b = live_client(url)
+    ack = b.call("start", {"config": long_config()})
+    assert ack["ok"], ack
+    long_job = ack["job_id"]
+    b.wait_steps(long_job, 10, timeout=30)
+    master.send_signal(signal.SIGTERM)
+    sent = time.monotonic()
+    master.wait(10)  # raises TimeoutExpired if the master outlives 10 s
+    stragglers = [pid for pid in server if alive(pid)]
+    while stragglers and time.monotonic() - sent < 10:
+        time.sleep(0.05)
+        stragglers = [pid for pid in server if alive(pid)]
+    assert not stragglers, f"processes still alive 10 s after SIGTERM: {stragglers}"
+    # the job was stopped (not cut off): its watcher was told before the server went away
+    assert any(e["state"] == "stopped" for e in b.events(long_job, "state")), b.events(long_job, "state")
