@@ -17,10 +17,9 @@ import threading
 import time
 import urllib.request
 
-import socketio
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from web_latency import free_port, percentiles, start_server  # noqa: E402
+from web_latency import InOrderClient, free_port, percentiles, server_log, start_server  # noqa: E402
 
 JOB = {"task": "function", "formula": "sin(3*x)", "n_samples": 200, "hidden": [16, 16], "epochs": 600, "pace": 100}  # 30 s
 SHORT = dict(JOB, epochs=20)
@@ -46,7 +45,7 @@ class Client:
     """One browser: follows a job, keeps every event, measures latency, checks order."""
 
     def __init__(self, url):
-        self.sio = socketio.Client(reconnection=False)
+        self.sio = InOrderClient(reconnection=False)
         self.events, self.latencies, self.history_seq, self.lost, self.out_of_order = [], [], None, 0, 0
         self.done = threading.Event()
         self.sio.on("history", self._history)
@@ -61,6 +60,8 @@ class Client:
 
     def _events(self, batch):
         now = time.time()
+        if self.history_seq is None:
+            return  # like a page: events before the job's history are in it
         for e in batch:
             if e["seq"] <= self.last_seq:
                 continue  # already in the history
@@ -125,7 +126,7 @@ def main():
     ap.add_argument("--jobs", type=int, default=100)
     ap.add_argument("--deadline", type=float, default=600)
     args = ap.parse_args()
-    env = {"BPNET_WORKERS": "processes", "OPENBLAS_NUM_THREADS": "1", "BPNET_MAX_JOBS": str(args.trainers),
+    env = {"BPNET_WORKERS": os.environ.get("BPNET_WORKERS", "processes"), "OPENBLAS_NUM_THREADS": "1", "BPNET_MAX_JOBS": str(args.trainers),
            "BPNET_KEEP_FINISHED": "50"}
     server, url = start_server(free_port(), dev=False, env_extra=env)
     try:
@@ -155,6 +156,8 @@ def main():
     finally:
         server.terminate()
         server.wait(20)
+        problems = [line for line in server_log(server, 100000).splitlines() if line.strip()]
+        print(f"server stderr: {len(problems)} lines (gunicorn start/stop and any warnings)" + "".join(f"\n  {p}" for p in problems[-10:]))
 
 
 if __name__ == "__main__":

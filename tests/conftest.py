@@ -500,7 +500,7 @@ class LiveClient(SocketClient):
             self.http.get(base_url + "/healthz", timeout=10)  # like loading a page: sets the session cookie
         self.raw = self._Log()
         self._cursor = 0
-        self.sio = socketio.Client(reconnection=False)
+        self.sio = socketio.Client(reconnection=False, websocket_extra_options={"skip_utf8_validation": True})  # (pure-Python check: slow)
         self.sio.on("*", lambda event, *args: self.raw.queue.append({"name": event, "args": list(args)}))
         cookie = "; ".join(f"{k}={v}" for k, v in self.http.cookies.items())
         self.sio.connect(base_url, transports=["websocket"], headers={"Cookie": cookie} if cookie else {},

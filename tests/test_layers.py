@@ -146,6 +146,20 @@ def test_maxpool2d_matches_naive_loop(kernel, stride, h, w):
     np.testing.assert_array_equal(pool(x), expected)
 
 
+@pytest.mark.parametrize("kernel,stride", [(2, None), (3, 1), ((2, 3), (1, 2))])
+def test_maxpool2d_backward_sends_each_gradient_to_the_first_max_of_its_window(kernel, stride):
+    pool = nn.MaxPool2d(kernel, stride)
+    x = rng().integers(0, 2, (2, 3, 7, 8)).astype(float)  # many ties, as after a ReLU
+    dy = rng(1).standard_normal(pool(x).shape)
+    (kh, kw), (sh, sw) = pool.kernel_size, pool.stride
+    expected = np.zeros_like(x)
+    for i, ch, r, s in np.ndindex(*dy.shape):
+        window = x[i, ch, r * sh:r * sh + kh, s * sw:s * sw + kw]
+        u, v = np.unravel_index(np.argmax(window), window.shape)  # first max in scan order
+        expected[i, ch, r * sh + u, s * sw + v] += dy[i, ch, r, s]
+    np.testing.assert_allclose(pool.backward(dy), expected, rtol=1e-12)
+
+
 def test_maxpool2d_default_stride_is_kernel_size():
     assert nn.MaxPool2d(3).stride == (3, 3)
 

@@ -9,7 +9,8 @@ from werkzeug.exceptions import HTTPException
 
 from bpnet.engine.job import JobError
 
-from .backends import LocalBackend, ProcessBackend, ServiceError
+from .backends import LocalBackend, ServiceError
+from .process_backend import ProcessBackend
 from .jobs import JobManager
 from .routes import PAGES, pages
 from .sockets import register

@@ -1,4 +1,4 @@
-"""Where jobs train: threads in the web process (the default) or a pool of worker processes.
+"""Where jobs train: threads in the web process (the default); the view of a job hosted elsewhere.
 
 Both give the JobManager job objects with one interface (that of bpnet.engine.Job): id, kind, config,
 run_count, state, message, done; pause/resume/stop/set_lr; history/history_csv/model_npz/predict_digit;
@@ -7,22 +7,17 @@ events. Emitting goes through `emit(name, data, to)`, background loops through `
 """
 import itertools
 import logging
-import multiprocessing
-import os
-import queue
-import socket
 import threading
 import time
 
 from bpnet.engine.archive import JobArchive
-from bpnet.engine.host import build_job, host_job
+from bpnet.engine.host import build_job
 from bpnet.engine.job import TERMINAL, JobError
 from bpnet.engine.relay import Relay
 
-__all__ = ["LocalBackend", "ProcessBackend", "RemoteJob", "ServiceError", "waiting_history"]
+__all__ = ["LocalBackend", "RemoteJob", "ServiceError", "waiting_history"]
 
 log = logging.getLogger("bpnet.web")
-START_PATIENCE = 60  # seconds a job may wait for a worker process to take it before it is failed
 
 
 class ServiceError(Exception):
@@ -75,7 +70,7 @@ class LocalBackend:
     active_owners = staticmethod(lambda local_entries: [e.owner for e in local_entries if not e.job.done])
 
 
-# --- a pool of worker processes ----------------------------------------------------------------------
+# --- jobs hosted elsewhere ---------------------------------------------------------------------------
 def waiting_history(job_id, kind, message="starting"):
     """The history of a job that has not begun yet: its events, from seq 1, follow in the room."""
     return {"type": "history", "job_id": job_id, "seq": 0, "run": 0, "kind": kind, "state": "created",
@@ -199,102 +194,3 @@ class RemoteJob:
 
     def wait(self, timeout=None):
         return self._ended.wait(timeout)
-
-
-def _init_worker(level):
-    """Pool worker start-up: log like the web process (one line per job start and end)."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s")
-
-
-def run_in_worker(job_id, spec, outbox, inbox):
-    """Pool task: build and host one job in this worker process."""
-    def receive(timeout):
-        try:
-            return inbox.get(timeout=timeout)
-        except queue.Empty:
-            return None
-    # say where the job runs before building it (loading data takes a while): a death from now on is noticed
-    outbox.put({"kind": "host", "job_id": job_id, "pid": os.getpid(), "hostname": socket.gethostname()})
-    try:
-        job = build_job(job_id, spec)
-    except Exception as exc:  # noqa: BLE001 - reported to the user as the job's failure
-        outbox.put({"kind": "event", "job_id": job_id, "event": {
-            "type": "state", "job_id": job_id, "seq": 1, "run": 0, "state": "failed",
-            "message": f"could not start: {exc}"}})
-        return
-    host_job(job, outbox.put, receive)
-
-
-class ProcessBackend:
-    """Jobs train in a multiprocessing pool (spawn); a router thread here relays their messages.
-
-    A worker that dies (even by SIGKILL) fails its job with a clear message; the pool starts a new worker.
-    """
-
-    def __init__(self, emit, spawn, workers, flush_interval=0.1):
-        self.emit, self.flush_interval = emit, flush_interval
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):  # one BLAS thread per worker process
-            os.environ.setdefault(var, "1")
-        ctx = multiprocessing.get_context("spawn")
-        self._mp = ctx.Manager()
-        self._outbox = self._mp.Queue()
-        self._pool = ctx.Pool(workers, initializer=_init_worker, initargs=(logging.getLogger().level,))
-        self._jobs, self._procs = {}, {}
-        self._running = True
-        spawn(self._route)
-        spawn(self._watch)
-
-    def launch(self, job_id, spec, configs, owner):
-        inbox = self._mp.Queue()
-        kind = f"compare:{spec['comparison']}" if spec.get("comparison") else "train"
-        job = RemoteJob(job_id, kind, configs, inbox.put, self.emit, self.flush_interval)
-        self._jobs[job_id] = job
-        self._pool.apply_async(run_in_worker, (job_id, spec, self._outbox, inbox))
-        return job
-
-    def _route(self):
-        """Deliver every message from the workers to its job, in order."""
-        while self._running:
-            try:
-                message = self._outbox.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            except (EOFError, OSError):  # the manager is gone: shutting down
-                return
-            job = self._jobs.get(message["job_id"])
-            if job is not None:
-                job.receive(message)
-
-    def _watch(self):
-        """Flush the relays every interval; fail the jobs whose worker process has died."""
-        while self._running:
-            time.sleep(self.flush_interval)
-            for p in list(getattr(self._pool, "_pool", [])):  # the pool's worker processes (kept once seen,
-                self._procs.setdefault(p.pid, p)              # so a dead one's exit code can still be read)
-            for job_id, job in list(self._jobs.items()):
-                job.relay.flush()
-                if job.archive is not None or job._ended.is_set():
-                    continue
-                pid = (job.host or {}).get("pid")
-                if pid is None and time.monotonic() - job.created > START_PATIENCE:
-                    log.error("no worker process took job %s in %d s: is the pool stuck?", job_id, START_PATIENCE)
-                    job.fail("no worker process took this job within a minute; the server may need a restart")
-                    continue
-                proc = self._procs.get(pid)
-                if proc is not None and (proc.exitcode is not None or not proc.is_alive()):
-                    code = proc.exitcode
-                    how = f" (killed by signal {-code})" if code is not None and code < 0 else ""
-                    if not job.done:  # (else it died after its job's end, before sending the archive)
-                        log.warning("worker process %s running job %s died%s", pid, job_id, how)
-                    job.fail(f"the worker process training this job died{how}; the job is lost. "
-                             "The server has started a new worker: you can start again.")
-
-    def forget(self, job_id):
-        self._jobs.pop(job_id, None)
-
-    lookup, active_owners = staticmethod(LocalBackend.lookup), staticmethod(LocalBackend.active_owners)
-
-    def shutdown(self):
-        self._running = False
-        self._pool.terminate()
-        self._mp.shutdown()

@@ -22,13 +22,21 @@ def _out_size(size, k, s, p):
 
 
 def im2col(x, kernel, stride, padding):
-    """(N, C, H, W) -> columns (N*OH*OW, C*KH*KW) and (OH, OW); rows ordered (n, oh, ow)."""
+    """(N, C, H, W) -> columns (C*KH*KW, N*OH*OW) and (OH, OW); rows ordered (c, kh, kw), columns (n, oh, ow).
+
+    Channel-major: the copy runs along contiguous image rows, and a layer whose input came from the previous
+    convolution (stored channel-major, see Conv2d.forward) needs no transpose at all.
+    """
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    n, c, h, w = x.shape
+    xc = x.transpose(1, 0, 2, 3)  # (C, N, H, W)
     if ph or pw:
-        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    windows = sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]  # (N, C, OH, OW, KH, KW) view
-    n, c, oh, ow = windows.shape[:4]
-    cols = windows.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)
+        padded = np.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
+        padded[:, :, ph:ph + h, pw:pw + w] = xc
+        xc = padded
+    windows = sliding_window_view(xc, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]  # (C, N, OH, OW, KH, KW) view
+    oh, ow = windows.shape[2:4]
+    cols = windows.transpose(0, 4, 5, 1, 2, 3).reshape(c * kh * kw, n * oh * ow)
     return cols, (oh, ow)
 
 
@@ -37,12 +45,12 @@ def col2im(cols, x_shape, kernel, stride, padding, out_hw):
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     n, c, h, w = x_shape
     oh, ow = out_hw
-    cols = cols.reshape(n, oh, ow, c, kh, kw)
-    dx = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    cols = cols.reshape(c, kh, kw, n, oh, ow)
+    dx = np.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
     for i in range(kh):
         for j in range(kw):
-            dx[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += cols[:, :, :, :, i, j].transpose(0, 3, 1, 2)
-    return dx[:, :, ph:ph + h, pw:pw + w]
+            dx[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += cols[:, i, j]
+    return dx[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3)  # an (N, C, H, W) view of channel-major memory
 
 
 class Conv2d(Module):
@@ -74,21 +82,21 @@ class Conv2d(Module):
             raise ValueError(f"input {x.shape[2:]} (padded {h}x{w}) is smaller than the kernel {self.kernel_size}")
         cols, (oh, ow) = im2col(x, self.kernel_size, self.stride, self.padding)
         self._cols, self._x_shape, self._out_hw = cols, x.shape, (oh, ow)
-        y = cols @ self.weight.data.reshape(self.out_channels, -1).T  # (N*OH*OW, C_out)
+        y = self.weight.data.reshape(self.out_channels, -1) @ cols  # (C_out, N*OH*OW)
         if self.bias is not None:
-            y += self.bias.data
-        return y.reshape(x.shape[0], oh, ow, self.out_channels).transpose(0, 3, 1, 2)
+            y += self.bias.data[:, None]
+        return y.reshape(self.out_channels, x.shape[0], oh, ow).transpose(1, 0, 2, 3)  # NCHW view, C-major memory
 
     def backward(self, dy):
-        """(N, C_out, OH, OW) -> (N, C_in, H, W); dW = dy^T cols, dcols = dy W, dx = col2im(dcols)."""
+        """(N, C_out, OH, OW) -> (N, C_in, H, W); dW = dy cols^T, dcols = W^T dy, dx = col2im(dcols)."""
         cols = self._cached("_cols")
-        dy = dy.transpose(0, 2, 3, 1).reshape(-1, self.out_channels)  # (N*OH*OW, C_out)
-        self.weight.grad += (dy.T @ cols).reshape(self.weight.data.shape)
+        dy = dy.transpose(1, 0, 2, 3).reshape(self.out_channels, -1)  # (C_out, N*OH*OW)
+        self.weight.grad += (dy @ cols.T).reshape(self.weight.data.shape)
         if self.bias is not None:
-            self.bias.grad += dy.sum(axis=0)
+            self.bias.grad += dy.sum(axis=1)
         if not self.needs_input_grad:
             return None
-        dcols = dy @ self.weight.data.reshape(self.out_channels, -1)
+        dcols = self.weight.data.reshape(self.out_channels, -1).T @ dy
         return col2im(dcols, self._x_shape, self.kernel_size, self.stride, self.padding, self._out_hw)
 
     def extra_repr(self):

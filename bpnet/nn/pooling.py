@@ -1,6 +1,5 @@
 """Max pooling over NCHW input, vectorised over all windows."""
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from .conv import pair
 from .module import Module
@@ -18,26 +17,34 @@ class MaxPool2d(Module):
         if min(self.kernel_size) < 1 or min(self.stride) < 1:
             raise ValueError("kernel_size and stride must be at least 1")
 
+    def _offsets(self, oh, ow):
+        """For each kernel offset (i, j) in scan order: the strided slice of the input it covers."""
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        return [(slice(None), slice(None), slice(i, i + sh * oh, sh), slice(j, j + sw * ow, sw))
+                for i in range(kh) for j in range(kw)]
+
     def forward(self, x):
+        """(N, C, H, W) -> (N, C, OH, OW): the elementwise max of the KH*KW strided slices."""
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         if x.ndim != 4 or x.shape[2] < kh or x.shape[3] < kw:
             raise ValueError(f"MaxPool2d{self.kernel_size} expected input (N, C, H>={kh}, W>={kw}), got {x.shape}")
-        windows = sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
-        n, c, oh, ow = windows.shape[:4]
-        flat = windows.reshape(n, c, oh, ow, kh * kw)
-        self._argmax = flat.argmax(axis=-1)
-        self._x_shape = x.shape
-        return np.take_along_axis(flat, self._argmax[..., None], axis=-1)[..., 0]
+        oh, ow = (x.shape[2] - kh) // sh + 1, (x.shape[3] - kw) // sw + 1
+        offsets = self._offsets(oh, ow)
+        y = x[offsets[0]].copy(order="K")  # (keeps the memory order of the input: channel-major after a Conv2d)
+        for window in offsets[1:]:
+            np.maximum(y, x[window], out=y)
+        self._x, self._y = x, y
+        return y
 
     def backward(self, dy):
-        """Route each output gradient to its window's argmax; one vectorised add per kernel offset."""
-        argmax = self._cached("_argmax")
-        (kh, kw), (sh, sw) = self.kernel_size, self.stride
-        oh, ow = argmax.shape[2:]
-        dx = np.zeros(self._x_shape, dtype=dy.dtype)
-        for k in range(kh * kw):
-            i, j = divmod(k, kw)
-            dx[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += np.where(argmax == k, dy, 0)
+        """Route each output gradient to the first max of its window (scan order, as PyTorch does)."""
+        x, y = self._cached("_x"), self._y
+        dx = np.zeros_like(x, dtype=dy.dtype)
+        taken = np.zeros(y.shape, dtype=bool)
+        for window in self._offsets(*y.shape[2:]):
+            first = (x[window] == y) & ~taken
+            taken |= first
+            dx[window] += np.where(first, dy, 0)
         return dx
 
     def extra_repr(self):

@@ -228,9 +228,9 @@ def wedged_pool(manager):
 
 
 def test_a_job_no_worker_takes_fails_clearly_instead_of_waiting_forever(wedged_pool, manager, monkeypatch):
-    import web.backends
+    import web.process_backend
 
-    monkeypatch.setattr(web.backends, "START_PATIENCE", 2)
+    monkeypatch.setattr(web.process_backend, "START_PATIENCE", 2)
     job = manager.start("someone", config=fast_config())
     assert job.wait(10), job.state
     assert job.state == "failed" and "no worker process took this job" in job.message

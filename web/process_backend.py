@@ -1,0 +1,175 @@
+"""Jobs in a pool of worker processes (spawn), relayed to the browsers by threads of the web process.
+
+Each worker hosts one job at a time (bpnet.engine.host) and sends its messages, batched, through one
+Manager queue (a proxy per process: a worker killed mid-write cannot jam the others); each job has its own
+request queue. A router thread here hands the messages to their RemoteJob, a watch thread flushes the
+relays and fails the jobs whose worker has died (the pool starts a new one).
+"""
+import logging
+import multiprocessing
+import os
+import queue
+import socket
+import threading
+import time
+
+from bpnet.engine.host import build_job, host_job
+
+from .backends import LocalBackend, RemoteJob
+
+__all__ = ["ProcessBackend", "run_in_worker"]
+
+log = logging.getLogger("bpnet.web")
+START_PATIENCE = 60  # seconds a job may wait for a worker process to take it before it is failed
+WORKER_NICENESS = 10  # added to the worker processes' niceness
+BATCH_WAIT = 0.02  # seconds a worker gathers messages before sending them as one (fewer, larger writes)
+
+
+class _Batcher:
+    """A worker's outgoing messages, in order, sent in batches by a thread: one queue write per batch."""
+
+    def __init__(self, outbox):
+        self.outbox, self.pending, self.written = outbox, queue.Queue(), threading.Event()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def send(self, message):
+        self.pending.put(message)
+
+    def close(self, timeout=30):
+        """Write out everything sent so far, then end the thread."""
+        self.send(None)
+        self.written.wait(timeout)
+
+    def _run(self):
+        while not self.written.is_set():
+            batch = [self.pending.get()]
+            time.sleep(BATCH_WAIT)
+            while True:
+                try:
+                    batch.append(self.pending.get_nowait())
+                except queue.Empty:
+                    break
+            messages = [m for m in batch if m is not None]
+            try:
+                if messages:
+                    self.outbox.put(messages)
+            except (EOFError, OSError):  # the web process is gone: nobody to tell
+                batch.append(None)
+            if batch[-1] is None:
+                self.written.set()
+
+
+def _init_worker(level):
+    """Pool worker start-up: log like the web process (one line per job start and end), and give way to it.
+
+    Training is CPU-bound and there may be more jobs than cores: at a lower priority (nice 10) the workers
+    share what the web process and the queue manager leave, so pages and event relaying stay prompt.
+    """
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s")
+    try:
+        os.nice(WORKER_NICENESS)
+    except OSError:  # not allowed here: run at the same priority
+        pass
+
+
+def run_in_worker(job_id, spec, outbox, inbox):
+    """Pool task: build and host one job in this worker process."""
+    batcher = _Batcher(outbox)
+    try:
+        _host(job_id, spec, batcher.send, inbox)
+    finally:
+        batcher.close()
+
+
+def _host(job_id, spec, send, inbox):
+    def receive(timeout):
+        try:
+            return inbox.get(timeout=timeout)
+        except queue.Empty:
+            return None
+    # say where the job runs before building it (loading data takes a while): a death from now on is noticed
+    send({"kind": "host", "job_id": job_id, "pid": os.getpid(), "hostname": socket.gethostname()})
+    try:
+        job = build_job(job_id, spec)
+    except Exception as exc:  # noqa: BLE001 - reported to the user as the job's failure
+        send({"kind": "event", "job_id": job_id, "event": {
+            "type": "state", "job_id": job_id, "seq": 1, "run": 0, "state": "failed",
+            "message": f"could not start: {exc}"}})
+        return
+    host_job(job, send, receive, poll=0.1)
+
+
+class ProcessBackend:
+    """Jobs train in a multiprocessing pool (spawn); a router thread here relays their messages.
+
+    A worker that dies (even by SIGKILL) fails its job with a clear message; the pool starts a new worker.
+    """
+
+    def __init__(self, emit, spawn, workers, flush_interval=0.1):
+        self.emit, self.flush_interval = emit, flush_interval
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):  # one BLAS thread per worker process
+            os.environ.setdefault(var, "1")
+        ctx = multiprocessing.get_context("spawn")
+        self._mp = ctx.Manager()
+        self._outbox = self._mp.Queue()
+        self._pool = ctx.Pool(workers, initializer=_init_worker, initargs=(logging.getLogger().level,))
+        self._jobs, self._procs = {}, {}
+        self._running = True
+        spawn(self._route)
+        spawn(self._watch)
+
+    def launch(self, job_id, spec, configs, owner):
+        inbox = self._mp.Queue()
+        kind = f"compare:{spec['comparison']}" if spec.get("comparison") else "train"
+        job = RemoteJob(job_id, kind, configs, inbox.put, self.emit, self.flush_interval)
+        self._jobs[job_id] = job
+        self._pool.apply_async(run_in_worker, (job_id, spec, self._outbox, inbox))
+        return job
+
+    def _route(self):
+        """Deliver every message from the workers to its job, in order."""
+        while self._running:
+            try:
+                batch = self._outbox.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            except (EOFError, OSError):  # the manager is gone: shutting down
+                return
+            for message in batch:
+                job = self._jobs.get(message["job_id"])
+                if job is not None:
+                    job.receive(message)
+
+    def _watch(self):
+        """Flush the relays every interval; fail the jobs whose worker process has died."""
+        while self._running:
+            time.sleep(self.flush_interval)
+            for p in list(getattr(self._pool, "_pool", [])):  # the pool's worker processes (kept once seen,
+                self._procs.setdefault(p.pid, p)              # so a dead one's exit code can still be read)
+            for job_id, job in list(self._jobs.items()):
+                job.relay.flush()
+                if job.archive is not None or job._ended.is_set():
+                    continue
+                pid = (job.host or {}).get("pid")
+                if pid is None and time.monotonic() - job.created > START_PATIENCE:
+                    log.error("no worker process took job %s in %d s: is the pool stuck?", job_id, START_PATIENCE)
+                    job.fail("no worker process took this job within a minute; the server may need a restart")
+                    continue
+                proc = self._procs.get(pid)
+                if proc is not None and (proc.exitcode is not None or not proc.is_alive()):
+                    code = proc.exitcode
+                    how = f" (killed by signal {-code})" if code is not None and code < 0 else ""
+                    if not job.done:  # (else it died after its job's end, before sending the archive)
+                        log.warning("worker process %s running job %s died%s", pid, job_id, how)
+                    job.fail(f"the worker process training this job died{how}; the job is lost. "
+                             "The server has started a new worker: you can start again.")
+
+    def forget(self, job_id):
+        self._jobs.pop(job_id, None)
+
+    lookup, active_owners = staticmethod(LocalBackend.lookup), staticmethod(LocalBackend.active_owners)
+
+    def shutdown(self):
+        self._running = False
+        self._pool.terminate()
+        self._mp.shutdown()
