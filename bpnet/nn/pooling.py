@@ -39,12 +39,22 @@ class MaxPool2d(Module):
     def backward(self, dy):
         """Route each output gradient to the first max of its window (scan order, as PyTorch does)."""
         x, y = self._cached("_x"), self._y
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        overlapping, finite = sh < kh or sw < kw, np.isfinite(dy).all()
+        if dy.strides != y.strides:  # lay dy out like y (e.g. channel-major): elementwise work runs in step
+            laid_out = np.empty_like(y, dtype=dy.dtype)
+            laid_out[...] = dy
+            dy = laid_out
         dx = np.zeros_like(x, dtype=dy.dtype)
         taken = np.zeros(y.shape, dtype=bool)
         for window in self._offsets(*y.shape[2:]):
-            first = (x[window] == y) & ~taken
+            first = x[window] == y
+            np.greater(first, taken, out=first)  # a max, and no earlier one in its window
             taken |= first
-            dx[window] += np.where(first, dy, 0)
+            if overlapping or not finite:  # (a product would turn an infinite gradient times 0 into NaN)
+                dx[window] += np.where(first, dy, 0)
+            else:  # each input element is in one window: write its share directly
+                np.multiply(dy, first, out=dx[window])
         return dx
 
     def extra_repr(self):
