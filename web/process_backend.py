@@ -4,6 +4,11 @@ Each worker hosts one job at a time (bpnet.engine.host) and sends its messages, 
 Manager queue (a proxy per process: a worker killed mid-write cannot jam the others); each job has its own
 request queue. A router thread here hands the messages to their RemoteJob, a watch thread flushes the
 relays and fails the jobs whose worker has died (the pool starts a new one).
+
+multiprocessing.Pool has one flaw here: its idle workers take turns holding the lock of the task queue
+while they wait for a task, so a worker killed while idle (the OOM killer, an operator) may take that lock
+with it and no task is ever handed out again. After an idle worker's death the watch thread sends a probe
+task; if it is not taken while the lock stays held and a worker is free, the lock is released for the dead.
 """
 import logging
 import multiprocessing
@@ -21,6 +26,7 @@ __all__ = ["ProcessBackend", "run_in_worker"]
 
 log = logging.getLogger("bpnet.web")
 START_PATIENCE = 60  # seconds a job may wait for a worker process to take it before it is failed
+PROBE_PATIENCE = 10  # seconds a probe task may wait (with a worker free) before the pool is deemed jammed
 WORKER_NICENESS = 10  # added to the worker processes' niceness
 BATCH_WAIT = 0.02  # seconds a worker gathers messages before sending them as one (fewer, larger writes)
 
@@ -113,7 +119,8 @@ class ProcessBackend:
         self._mp = ctx.Manager()
         self._outbox = self._mp.Queue()
         self._pool = ctx.Pool(workers, initializer=_init_worker, initargs=(logging.getLogger().level,))
-        self._jobs, self._procs = {}, {}
+        self._jobs, self._procs, self._dead = {}, {}, set()
+        self._probe, self.unjammed = None, 0  # (pending probe task, when sent); times a dead worker's lock was freed
         self._running = True
         spawn(self._route)
         spawn(self._watch)
@@ -146,6 +153,7 @@ class ProcessBackend:
             time.sleep(self.flush_interval)
             for p in list(getattr(self._pool, "_pool", [])):  # the pool's worker processes (kept once seen,
                 self._procs.setdefault(p.pid, p)              # so a dead one's exit code can still be read)
+            self._check_pool()
             for job_id, job in list(self._jobs.items()):
                 job.relay.flush()
                 if job.archive is not None or job._ended.is_set():
@@ -164,6 +172,43 @@ class ProcessBackend:
                     job.fail(f"the worker process training this job died{how}; the job is lost. "
                              "The server has started a new worker: you can start again.")
 
+    def _check_pool(self):
+        """After an idle worker's death, make sure the pool still hands out tasks (see the module's doc)."""
+        live = [j for j in self._jobs.values() if not j._ended.is_set()]
+        hosting = {(j.host or {}).get("pid") for j in live}
+        for pid, proc in list(self._procs.items()):
+            if pid not in self._dead and not proc.is_alive():
+                self._dead.add(pid)
+                if pid not in hosting:
+                    log.warning("idle worker process %s died (exit code %s): checking that the pool still takes "
+                                "jobs", pid, proc.exitcode)
+                    try:
+                        self._probe = (self._pool.apply_async(os.getpid), time.monotonic())
+                    except ValueError:  # the pool is shutting down
+                        return
+        if self._probe is None:
+            return
+        probe, sent = self._probe
+        free = sum(p.is_alive() for p in self._pool._pool) - sum(1 for j in live if j.host)
+        if probe.ready():
+            self._probe = None
+        elif free > 0 and time.monotonic() - sent > PROBE_PATIENCE and self._release_task_lock():
+            log.warning("the pool took no task for %d s: a dead worker held its task queue's lock; released it",
+                        PROBE_PATIENCE)
+            self.unjammed += 1
+            self._probe = (probe, time.monotonic())
+
+    def _release_task_lock(self):
+        """Release the pool's task-queue lock if it is held (by a dead worker: a live one would have read)."""
+        lock = self._pool._inqueue._rlock
+        try:
+            if lock._semlock._get_value() != 0:
+                return False
+            lock.release()
+        except (AttributeError, NotImplementedError, ValueError):  # not this platform's Pool: leave it
+            return False
+        return True
+
     def forget(self, job_id):
         self._jobs.pop(job_id, None)
 
@@ -171,5 +216,10 @@ class ProcessBackend:
 
     def shutdown(self):
         self._running = False
-        self._pool.terminate()
+        closer = threading.Thread(target=self._pool.terminate, daemon=True)
+        closer.start()
+        closer.join(3)
+        if closer.is_alive():  # Pool.terminate waits for the task lock: a dead worker may hold it
+            self._release_task_lock()
+            closer.join(5)
         self._mp.shutdown()
