@@ -289,12 +289,12 @@ def test_mnist_run_digits_confusion_and_drawing(browser, live_server):
     assert not field("conv_channels").is_displayed()
     set_field(browser, "mnist", "optimizer", "momentum")
     assert field("momentum").is_displayed()
-    fill(browser, "mnist", optimizer="adam", n_samples=1000, hidden="32", epochs=2, eval_every=10, val_subset=500)
+    fill(browser, "mnist", optimizer="adam", n_samples=4000, hidden="64", epochs=2, eval_every=10, val_subset=500)
     start(browser)
     until(browser, lambda d: points(d, "chart-acc", 1) >= 2, timeout=60, message="validation accuracy points")
     wait_state(browser, "finished", timeout=60)
     assert_startable(browser)
-    assert points(browser, "chart-loss", 0) == 16  # every training step
+    assert points(browser, "chart-loss", 0) == 2 * math.ceil(4000 / 128)  # every training step
     assert points(browser, "chart-acc", 2) == 2  # the full-split evaluations, marked apart
     assert js(browser, "return document.querySelectorAll('#digits .digit canvas').length") == 24
     wrong = js(browser, "return document.querySelectorAll('#digits .digit.wrong').length")
@@ -323,7 +323,7 @@ def test_compare_activation_runs_side_by_side(browser, live_server):
     assert "vanishing" in browser.find_element(By.ID, "cmp-shows").text
     assert browser.find_element(By.ID, "cmp-mnist-activation").get_attribute("disabled")  # set per run
     assert browser.find_element(By.ID, "cmp-mnist-hidden").get_attribute("value") == "128,128,128,128"  # its defaults
-    fill(browser, "cmp-mnist", n_samples=1000, hidden="32,32,32", epochs=1, eval_every=4, val_subset=200)
+    fill(browser, "cmp-mnist", n_samples=2000, hidden="32,32,32", epochs=3, eval_every=8, val_subset=200)
     start(browser)
     labels = ["sigmoid", "tanh", "ReLU"]
     until(browser, lambda d: all(trace_points(d, "chart-loss", n) > 1 for n in labels), timeout=60, message="3 loss curves")
