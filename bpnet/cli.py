@@ -82,7 +82,7 @@ def _run(job, args):
         final = progress.done.get(i, {})
         head = f"[{rec.label}] " if rec.label else ""
         metrics = ", ".join(f"{k} {v:.4%}" if k.endswith("_acc") else f"{k} {v:.6g}"
-                            for k, v in final.items() if isinstance(v, (int, float)) and k not in ("run", "seq"))
+                            for k, v in final.items() if isinstance(v, (int, float)) and k not in ("run", "seq", "time"))
         print(f"{head}{metrics or final.get('failed', '')}")
     print(f"job {job.state}{': ' + job.message if job.message else ''}")
     if args.save_model:
