@@ -153,7 +153,10 @@ class ProcessBackend:
             time.sleep(self.flush_interval)
             for p in list(getattr(self._pool, "_pool", [])):  # the pool's worker processes (kept once seen,
                 self._procs.setdefault(p.pid, p)              # so a dead one's exit code can still be read)
-            self._check_pool()
+            try:
+                self._check_pool()
+            except Exception:  # noqa: BLE001 - this thread also flushes every relay: it must go on
+                log.exception("checking the worker pool failed")
             for job_id, job in list(self._jobs.items()):
                 job.relay.flush()
                 if job.archive is not None or job._ended.is_set():
@@ -189,7 +192,7 @@ class ProcessBackend:
         if self._probe is None:
             return
         probe, sent = self._probe
-        free = sum(p.is_alive() for p in self._pool._pool) - sum(1 for j in live if j.host)
+        free = sum(p.is_alive() for p in list(self._pool._pool)) - sum(1 for j in live if j.host)
         if probe.ready():
             self._probe = None
         elif free > 0 and time.monotonic() - sent > PROBE_PATIENCE and self._release_task_lock():
