@@ -13,6 +13,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from bpnet.engine.config import ConfigError, validate_config  # noqa: E402
 from bpnet.engine.job import Job  # noqa: E402
 from bpnet.engine.tasks import predict  # noqa: E402
 from bpnet.engine.trainer import Trainer  # noqa: E402
@@ -47,10 +48,14 @@ def job_run(config):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--samples", type=int, default=25600)
+    ap.add_argument("--samples", type=int, default=25600, help="MNIST training images (1000 to 50000)")
     args = ap.parse_args()
     config = {"task": "mnist", "hidden": [512, 512], "n_samples": args.samples, "epochs": 1, "batch_size": 128,
               "eval_every": 100000, "seed": 0}
+    try:
+        config = validate_config(config)
+    except ConfigError as exc:
+        ap.error(str(exc))
     bare, engine = [], []
     bare_loop(config)  # warm-up: loads MNIST, fills caches
     for _ in range(args.repeats):
