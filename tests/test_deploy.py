@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import alive, check_continuity, descendants, fast_config, free_port, long_config, wait_healthy
+from support import alive, check_continuity, descendants, fast_config, free_port, long_config, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 TERMINAL = ("finished", "stopped", "failed")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CHROMEDRIVER, CHROMIUM
+from support import CHROMEDRIVER, CHROMIUM
 
 if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
     pytest.skip(f"browser tests need {CHROMIUM} and {CHROMEDRIVER} (Debian: chromium, chromium-driver)",

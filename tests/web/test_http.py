@@ -9,7 +9,7 @@ import pytest
 
 from bpnet.engine.config import TASKS
 from bpnet.engine.trainer import Trainer
-from conftest import fast_config
+from support import fast_config
 
 PAGES = ["/", "/function", "/surface", "/classification", "/mnist", "/compare"]
 

@@ -7,7 +7,7 @@ import pytest
 
 from bpnet.engine.config import ConfigError
 from bpnet.engine.job import Job
-from conftest import fast_config, long_config, wait_until
+from support import fast_config, long_config, wait_until
 from web.backends import LocalBackend, LocalJob
 from web.jobs import JobManager, ServiceError, room_of
 

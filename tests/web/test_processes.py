@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import TEST_SETTINGS, TINY_MNIST, check_continuity, fast_config, long_config, wait_until
+from support import TEST_SETTINGS, TINY_MNIST, check_continuity, fast_config, long_config, wait_until
 from web import create_app
 
 TERMINAL = ("finished", "stopped", "failed")

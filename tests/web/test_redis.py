@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import TINY_MNIST, alive, check_continuity, descendants, fast_config, long_config, wait_until
+from support import TINY_MNIST, alive, check_continuity, descendants, fast_config, long_config, wait_until
 
 TERMINAL = ("finished", "stopped", "failed")
 

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import TINY_MNIST, fast_config, long_config, wait_until
+from support import TINY_MNIST, fast_config, long_config, wait_until
 
 TERMINAL = ("finished", "stopped", "failed")
 

@@ -1,0 +1,348 @@
+"""Test helpers shared by the suite: configs, waiting, a reading Socket.IO test client, subprocess and Redis
+handling, a client of a live server. The fixtures built on them are in conftest.py.
+
+Socket clients are read through a cursor over the test client's queue (never get_received(), which swaps the
+queue and can lose a message appended by the relay thread at that moment).
+"""
+import time
+
+import pytest
+
+__all__ = ["TINY", "TINY_MNIST", "TEST_SETTINGS", "TIMEOUT", "fast_config", "long_config", "wait_until",
+           "SocketClient", "CHROMIUM", "CHROMEDRIVER", "CHROME_FLAGS", "check_continuity", "free_port",
+           "descendants", "alive", "wait_healthy", "Processes", "RedisServer", "REDIS_WEB_ENV", "LiveClient"]
+
+
+# --- configs --------------------------------------------------------------------------------------
+# a tiny 1-D fit: 40 points -> 32 training -> 4 steps per epoch, well under a millisecond a step
+TINY = {"task": "function", "formula": "sin(x)", "n_samples": 40, "hidden": [4], "batch_size": 8, "epochs": 5}
+# the tiny MNIST job of the issue: 1000 images, one epoch of 8 steps, evaluation every 5 steps
+TINY_MNIST = {"task": "mnist", "n_samples": 1000, "hidden": [16], "epochs": 1, "val_subset": 100, "eval_every": 5}
+TEST_SETTINGS = {"MAX_RUNNING_JOBS": 2, "GRACE_SECONDS": 0.5, "KEEP_FINISHED_JOBS": 5, "FLUSH_INTERVAL": 0.1,
+                 "SECRET_KEY": "bpnet-tests", "TESTING": True}
+TIMEOUT = 20.0  # generous: the suite must not flake on two busy cores; a passing wait returns at once
+
+
+def fast_config(**overrides):
+    """A tiny function-fit config (5 epochs of 4 steps), with overrides; epochs=5000 makes a job that runs
+    until stopped (20 000 steps, several seconds)."""
+    return {**TINY, **overrides}
+
+
+def long_config(**overrides):
+    """A tiny job that keeps running until it is stopped (tests stop it; teardown stops the rest)."""
+    return fast_config(epochs=5000, **overrides)
+
+
+def wait_until(condition, timeout=TIMEOUT, interval=0.01, message="condition"):
+    """Poll condition() until it returns something truthy (returned) or fail the test after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting for {message}")
+        time.sleep(interval)
+
+
+# --- the Socket.IO client wrapper -------------------------------------------------------------------
+class SocketClient:
+    """A flask_socketio test client with helpers to call handlers and wait for what the server sent."""
+
+    def __init__(self, app, http):
+        self.app, self.http = app, http
+        self.raw = app.extensions["socketio"].test_client(app, flask_test_client=http)
+        self._cursor = 0
+
+    # sending
+    def call(self, event, *args):
+        """Emit `event` with the given arguments (none: no payload at all) and return the ack."""
+        return self.raw.emit(event, *args, callback=True)
+
+    def disconnect(self):
+        if self.raw.is_connected():
+            self.raw.disconnect()
+
+    @property
+    def connected(self):
+        return self.raw.is_connected()
+
+    # reading (non-destructive; the queue is only ever appended to)
+    def messages(self, name=None):
+        """Every message received so far as (name, args) dicts, optionally only those called `name`."""
+        return [m for m in list(self.raw.queue) if name is None or m["name"] == name]
+
+    def new_messages(self, name=None):
+        """Messages received since the previous call of new_messages."""
+        queue = list(self.raw.queue)
+        fresh, self._cursor = queue[self._cursor:], len(queue)
+        return [m for m in fresh if name is None or m["name"] == name]
+
+    def payloads(self, name):
+        return [m["args"][0] for m in self.messages(name)]
+
+    def batches(self, job_id=None):
+        """The payload (a list of engine events) of every 'events' message, optionally of one job."""
+        out = []
+        for batch in self.payloads("events"):
+            if job_id is not None:
+                batch = [e for e in batch if e["job_id"] == job_id]
+            if batch:
+                out.append(batch)
+        return out
+
+    def events(self, job_id=None, type=None):
+        """Engine events received in 'events' messages, in order (deduplicated by (job, seq))."""
+        seen, out = set(), []
+        for batch in self.batches(job_id):
+            for e in batch:
+                if (e["job_id"], e["seq"]) in seen or (type is not None and e["type"] != type):
+                    continue
+                seen.add((e["job_id"], e["seq"]))
+                out.append(e)
+        return out
+
+    def histories(self, job_id=None):
+        return [h for h in self.payloads("history") if job_id is None or h["job_id"] == job_id]
+
+    def errors(self):
+        return self.payloads("error")
+
+    def steps(self, job_id=None):
+        """Every step number received in 'steps' events."""
+        return [s for e in self.events(job_id, "steps") for s in e["step"]]
+
+    # waiting
+    def wait_for(self, condition, timeout=TIMEOUT, message="condition"):
+        return wait_until(lambda: condition(self), timeout=timeout, message=message)
+
+    def wait_event(self, job_id, type, where=lambda e: True, timeout=TIMEOUT):
+        """The first engine event of that job and type (matching `where`), waiting for it if need be."""
+        def found():
+            return next((e for e in self.events(job_id, type) if where(e)), None)
+        return wait_until(found, timeout, message=f"a {type!r} event of job {job_id}")
+
+    def wait_state(self, job_id, *states, timeout=TIMEOUT):
+        """Wait for a 'state' event announcing one of `states`; returns it."""
+        return self.wait_event(job_id, "state", lambda e: e["state"] in states, timeout)
+
+    def wait_steps(self, job_id, n, timeout=TIMEOUT):
+        """Wait until the client has received step n (or later)."""
+        return wait_until(lambda: max(self.steps(job_id), default=0) >= n, timeout,
+                          message=f"step {n} of job {job_id}")
+
+
+# --- browser tests (tests/web/test_browser.py): Debian's Chromium and its driver ---------------------------
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run")
+
+
+# --- helpers and fixtures for worker processes, Redis and deployment (tests/web/test_processes.py,
+# tests/web/test_redis.py, tests/test_deploy.py) ------------------------------------------------------
+def check_continuity(history, events):
+    """Events of one job, after dedupe by seq, continue its history exactly: seq history.seq+1, +2, ... with
+    no gap, and run 0's steps continue the history's steps one by one."""
+    later = sorted({e["seq"]: e for e in events if e["seq"] > history["seq"]}.values(), key=lambda e: e["seq"])
+    seqs = [e["seq"] for e in later]
+    assert seqs and seqs[0] == history["seq"] + 1, (history["seq"], seqs[:5])
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs
+    steps = [s for e in later if e["type"] == "steps" and e["run"] == 0 for s in e["step"]]
+    reported = history["runs"][0]["steps"]["step"] if history["runs"] else []
+    if steps:
+        assert steps[0] == (reported[-1] + 1 if reported else 1), (reported[-1:], steps[:3])
+        assert steps == list(range(int(steps[0]), int(steps[0]) + len(steps)))
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def descendants(pid):
+    """Pids of every live descendant of process `pid` (from /proc; children that changed process group too)."""
+    import os
+
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            if fields[0] != "Z":
+                parents.setdefault(int(fields[1]), []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def alive(pid):
+    """Whether process `pid` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def wait_healthy(url, proc=None, timeout=30.0):
+    """Wait until GET url/healthz answers 200 (fails the test if `proc` exits first or time runs out)."""
+    import urllib.request
+
+    def up():
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"{url}: the server exited with code {proc.returncode} before answering")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2) as resp:
+                return resp.status == 200
+        except OSError:
+            return False
+    wait_until(up, timeout=timeout, interval=0.1, message=f"{url}/healthz to answer 200")
+
+
+class Processes:
+    """Subprocesses started by a test, logged to files, all ended at teardown (descendants too)."""
+
+    ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+    def __init__(self, log_dir):
+        self.log_dir, self.procs = log_dir, []
+
+    def start(self, name, argv, env=None, **kwargs):
+        import os
+        import subprocess
+
+        log = open(self.log_dir / f"{name}.log", "ab")
+        proc = subprocess.Popen(argv, cwd=self.ROOT, env={**os.environ, **(env or {})}, stdout=log,
+                                stderr=subprocess.STDOUT, **kwargs)
+        proc.name, proc.log_path = name, self.log_dir / f"{name}.log"
+        log.close()
+        self.procs.append(proc)
+        return proc
+
+    def log(self, proc):
+        return proc.log_path.read_text(errors="replace")
+
+    def stop(self, proc, grace=5.0):
+        """SIGTERM, then SIGKILL after `grace` s; then kill whatever it left behind (e.g. an RQ work horse)."""
+        import os
+        import signal
+        import subprocess
+
+        left = descendants(proc.pid)
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for pid in left + descendants(proc.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def stop_all(self):
+        """Newest first, Redis servers last (the others shut down cleanly while it is there)."""
+        for proc in sorted(reversed(self.procs), key=lambda p: p.name.startswith("redis")):
+            self.stop(proc)
+
+
+class RedisServer:
+    """A throwaway redis-server (no persistence) on a free port; kill() and start() again on the same port."""
+
+    def __init__(self, processes, binary, port):
+        self.processes, self.binary, self.port = processes, binary, port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.proc = None
+
+    def start(self):
+        import redis
+
+        self.proc = self.processes.start(f"redis-{self.port}", [self.binary, "--port", str(self.port), "--bind",
+                                                                "127.0.0.1", "--save", "", "--appendonly", "no"])
+
+        def ready():
+            if self.proc.poll() is not None:
+                pytest.fail(f"redis-server exited with code {self.proc.returncode}")
+            try:
+                return redis.Redis(port=self.port, socket_timeout=1).ping()
+            except redis.RedisError:
+                return False
+        wait_until(ready, timeout=10, interval=0.05, message=f"redis-server on port {self.port}")
+        return self
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def client(self):
+        import redis
+
+        return redis.Redis.from_url(self.url, socket_timeout=5, decode_responses=True)
+
+
+REDIS_WEB_ENV = {"BPNET_SECRET_KEY": "bpnet-redis-tests", "BPNET_MAX_JOBS": "4", "BPNET_GRACE_SECONDS": "30",
+                 "BPNET_LOG_LEVEL": "INFO", "OPENBLAS_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
+
+class LiveClient(SocketClient):
+    """A python-socketio client of a real server (a browser session: its own cookie, or `session`'s), with
+    SocketClient's reading and waiting helpers. Messages are handled on threads by python-socketio, so their
+    arrival order is not kept: events() of a job are sorted by seq."""
+
+    class _Log:
+        def __init__(self):
+            self.queue = []
+
+    def __init__(self, base_url, session=None):
+        import requests
+        import socketio
+
+        self.base_url = base_url
+        self.http = requests.Session()
+        if session is not None:
+            self.http.cookies.update(session.http.cookies)
+        else:
+            self.http.get(base_url + "/healthz", timeout=10)  # like loading a page: sets the session cookie
+        self.raw = self._Log()
+        self._cursor = 0
+        self.sio = socketio.Client(reconnection=False, websocket_extra_options={"skip_utf8_validation": True})  # (pure-Python check: slow)
+        self.sio.on("*", lambda event, *args: self.raw.queue.append({"name": event, "args": list(args)}))
+        cookie = "; ".join(f"{k}={v}" for k, v in self.http.cookies.items())
+        self.sio.connect(base_url, transports=["websocket"], headers={"Cookie": cookie} if cookie else {},
+                         wait_timeout=10)
+
+    def call(self, event, data=None, timeout=TIMEOUT):
+        return self.sio.call(event, data, timeout=timeout)
+
+    def get(self, path, **kwargs):
+        return self.http.get(self.base_url + path, timeout=kwargs.pop("timeout", TIMEOUT), **kwargs)
+
+    def disconnect(self):
+        try:
+            if self.sio.connected:
+                self.sio.disconnect()
+        except Exception:  # noqa: BLE001 - the server may be gone already
+            pass
+
+    @property
+    def connected(self):
+        return self.sio.connected
+
+    def events(self, job_id=None, type=None):
+        out = super().events(job_id, type)
+        return sorted(out, key=lambda e: e["seq"]) if job_id is not None else out
