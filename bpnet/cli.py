@@ -59,6 +59,8 @@ class _Progress:
             if event.get("val_loss"):
                 post["val"] = f"{event['val_loss'][-1]:.4g}"
             self.bar.set_postfix(post, refresh=False)
+            if self.bar.n >= self.bar.total:  # the final metrics (on MNIST, three passes over 10,000+ images) follow
+                self.bar.set_description_str("training done; final evaluation")
         elif event["type"] == "eval":
             self.bar.write(f"step {event['step']:>6}  val loss {event['val_loss']:.4f}  val acc "
                            f"{event['val_acc']:.2%} ({event['split']})")
