@@ -160,6 +160,16 @@ def test_maxpool2d_backward_sends_each_gradient_to_the_first_max_of_its_window(k
     np.testing.assert_allclose(pool.backward(dy), expected, rtol=1e-12)
 
 
+def test_maxpool2d_routes_a_windows_gradient_to_its_nan_like_pytorch():
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    x[0, 0, 1, 0] = np.nan  # in the first window, not at its largest value
+    pool = nn.MaxPool2d(2)
+    assert np.isnan(pool(x)[0, 0, 0, 0])
+    dx = pool.backward(np.ones((1, 1, 2, 2)))
+    assert dx[0, 0, 1, 0] == 1 and dx[0, 0, :2, :2].sum() == 1  # the NaN's place, and only there
+    assert dx[0, 0, 3, 3] == 1  # the other windows as usual
+
+
 def test_maxpool2d_default_stride_is_kernel_size():
     assert nn.MaxPool2d(3).stride == (3, 3)
 

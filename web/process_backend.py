@@ -7,8 +7,9 @@ relays and fails the jobs whose worker has died (the pool starts a new one).
 
 multiprocessing.Pool has one flaw here: its idle workers take turns holding the lock of the task queue
 while they wait for a task, so a worker killed while idle (the OOM killer, an operator) may take that lock
-with it and no task is ever handed out again. After an idle worker's death the watch thread sends a probe
-task; if it is not taken while the lock stays held and a worker is free, the lock is released for the dead.
+with it and no task is ever handed out again. After any worker's death the watch thread sends a probe task;
+if it is not taken in time while a worker is free, the lock is held and a task lies unread in the pipe (a
+live holder would be reading it), the holder is dead and the lock is released for it.
 """
 import logging
 import multiprocessing
@@ -144,15 +145,20 @@ class ProcessBackend:
                 return
             for message in batch:
                 job = self._jobs.get(message["job_id"])
-                if job is not None:
-                    job.receive(message)
+                try:
+                    if job is not None:
+                        job.receive(message)
+                except Exception:  # noqa: BLE001 - one bad message must not stop the relaying of all jobs
+                    log.exception("job %s: could not handle a message from its worker", message.get("job_id"))
 
     def _watch(self):
         """Flush the relays every interval; fail the jobs whose worker process has died."""
         while self._running:
             time.sleep(self.flush_interval)
             for p in list(getattr(self._pool, "_pool", [])):  # the pool's worker processes (kept once seen,
-                self._procs.setdefault(p.pid, p)              # so a dead one's exit code can still be read)
+                if self._procs.get(p.pid) is not p:           # so a dead one's exit code can still be read;
+                    self._procs[p.pid] = p                    # a new process may reuse a dead one's pid)
+                    self._dead.discard(p.pid)
             try:
                 self._check_pool()
             except Exception:  # noqa: BLE001 - this thread also flushes every relay: it must go on
@@ -176,19 +182,19 @@ class ProcessBackend:
                              "The server has started a new worker: you can start again.")
 
     def _check_pool(self):
-        """After an idle worker's death, make sure the pool still hands out tasks (see the module's doc)."""
-        live = [j for j in self._jobs.values() if not j._ended.is_set()]
+        """After a worker's death, make sure the pool still hands out tasks (see the module's doc)."""
+        live = [j for j in list(self._jobs.values()) if not j._ended.is_set()]
         hosting = {(j.host or {}).get("pid") for j in live}
         for pid, proc in list(self._procs.items()):
             if pid not in self._dead and not proc.is_alive():
                 self._dead.add(pid)
-                if pid not in hosting:
+                if pid not in hosting:  # (the death of one hosting a job is reported with the job)
                     log.warning("idle worker process %s died (exit code %s): checking that the pool still takes "
                                 "jobs", pid, proc.exitcode)
-                    try:
-                        self._probe = (self._pool.apply_async(os.getpid), time.monotonic())
-                    except ValueError:  # the pool is shutting down
-                        return
+                try:  # even a worker that had a job may have gone back to wait (holding the lock) as it died
+                    self._probe = (self._pool.apply_async(os.getpid), time.monotonic())
+                except ValueError:  # the pool is shutting down
+                    return
         if self._probe is None:
             return
         probe, sent = self._probe
@@ -201,11 +207,13 @@ class ProcessBackend:
             self.unjammed += 1
             self._probe = (probe, time.monotonic())
 
-    def _release_task_lock(self):
-        """Release the pool's task-queue lock if it is held (by a dead worker: a live one would have read)."""
-        lock = self._pool._inqueue._rlock
+    def _release_task_lock(self, check_unread=True):
+        """Release the pool's task-queue lock if it is held while a task waits unread in the queue's pipe: its
+        holder is dead (a live holder is blocked reading that pipe and would have taken the task)."""
+        inqueue = self._pool._inqueue
+        lock = inqueue._rlock
         try:
-            if lock._semlock._get_value() != 0:
+            if lock._semlock._get_value() != 0 or (check_unread and not inqueue._reader.poll(0)):
                 return False
             lock.release()
         except (AttributeError, NotImplementedError, ValueError):  # not this platform's Pool: leave it
@@ -223,6 +231,11 @@ class ProcessBackend:
         closer.start()
         closer.join(3)
         if closer.is_alive():  # Pool.terminate waits for the task lock: a dead worker may hold it
-            self._release_task_lock()
+            workers = list(self._pool._pool)
+            for p in workers:  # end them all first: then whoever holds the lock is dead and it can be freed
+                p.terminate()
+            for p in workers:
+                p.join(2)
+            self._release_task_lock(check_unread=False)
             closer.join(5)
         self._mp.shutdown()

@@ -40,7 +40,7 @@ class MaxPool2d(Module):
         """Route each output gradient to the first max of its window (scan order, as PyTorch does)."""
         x, y = self._cached("_x"), self._y
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
-        overlapping, finite = sh < kh or sw < kw, np.isfinite(dy).all()
+        overlapping, finite, nan_inside = sh < kh or sw < kw, np.isfinite(dy).all(), np.isnan(y).any()
         if dy.strides != y.strides:  # lay dy out like y (e.g. channel-major): elementwise work runs in step
             laid_out = np.empty_like(y, dtype=dy.dtype)
             laid_out[...] = dy
@@ -49,6 +49,8 @@ class MaxPool2d(Module):
         taken = np.zeros(y.shape, dtype=bool)
         for window in self._offsets(*y.shape[2:]):
             first = x[window] == y
+            if nan_inside:  # a NaN is its window's max (np.maximum propagates it): route there, like PyTorch
+                first |= np.isnan(x[window])
             np.greater(first, taken, out=first)  # a max, and no earlier one in its window
             taken |= first
             if overlapping or not finite:  # (a product would turn an infinite gradient times 0 into NaN)
