@@ -1,6 +1,8 @@
 """The bpnet dashboard. `python app.py [--host H] [--port P]` runs it; gunicorn serves `app:app`."""
 import argparse
 import os
+import signal
+import sys
 
 from web import create_app
 
@@ -16,8 +18,16 @@ def main():
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args()
     print(f"bpnet dashboard on http://{args.host}:{args.port}  (Ctrl-C to stop)", flush=True)
-    socketio.run(app, host=args.host, port=args.port, debug=args.debug, use_reloader=False,
-                 allow_unsafe_werkzeug=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # like Ctrl-C: through the clean-up below
+    try:
+        socketio.run(app, host=args.host, port=args.port, debug=args.debug, use_reloader=False,
+                     allow_unsafe_werkzeug=True)
+    except KeyboardInterrupt:
+        pass
+    finally:  # stop the jobs (they end 'stopped'); end the worker pool and its queue manager with this process
+        jobs = app.extensions["bpnet_jobs"]
+        jobs.stop_all(timeout=3)
+        jobs.backend.shutdown()
 
 
 if __name__ == "__main__":

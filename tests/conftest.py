@@ -12,7 +12,7 @@ import time
 import pytest
 
 from support import (CHROMEDRIVER, CHROMIUM, CHROME_FLAGS, REDIS_WEB_ENV, TEST_SETTINGS, LiveClient, Processes,
-                     RedisServer, SocketClient, free_port, wait_healthy, wait_until)
+                     RedisServer, SocketClient, free_port, serve_dashboard, wait_healthy, wait_until)
 from web import create_app
 
 
@@ -70,43 +70,15 @@ def socket_client(app):
 @pytest.fixture(scope="session")
 def live_server():
     """The dashboard as users run it (`python app.py --port P`) in a subprocess; yields its base URL."""
-    import os
-    import socket
-    import subprocess
-    import sys
-    import urllib.request
-    from pathlib import Path
+    with serve_dashboard("live_server") as url:
+        yield url
 
-    root = Path(__file__).resolve().parents[1]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "BPNET_GRACE_SECONDS": "5", "BPNET_MAX_JOBS": "2", "BPNET_LOG_LEVEL": "WARNING"}
-    log = open(root / ".pytest_cache" / "live_server.log", "w") if (root / ".pytest_cache").is_dir() else subprocess.DEVNULL
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=root, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=1) as resp:
-                if resp.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"the dashboard did not start on port {port} (exit code {proc.poll()})")
-        time.sleep(0.1)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    if log is not subprocess.DEVNULL:
-        log.close()
+
+@pytest.fixture(scope="module")
+def live_server_processes():
+    """The same with BPNET_WORKERS=processes (as in the Docker image): jobs begin after their first history."""
+    with serve_dashboard("live_server_processes", BPNET_WORKERS="processes") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

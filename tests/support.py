@@ -4,13 +4,15 @@ handling, a client of a live server. The fixtures built on them are in conftest.
 Socket clients are read through a cursor over the test client's queue (never get_received(), which swaps the
 queue and can lose a message appended by the relay thread at that moment).
 """
+import contextlib
 import time
 
 import pytest
 
 __all__ = ["TINY", "TINY_MNIST", "TEST_SETTINGS", "TIMEOUT", "fast_config", "long_config", "wait_until",
            "SocketClient", "CHROMIUM", "CHROMEDRIVER", "CHROME_FLAGS", "check_continuity", "free_port",
-           "descendants", "alive", "wait_healthy", "Processes", "RedisServer", "REDIS_WEB_ENV", "LiveClient"]
+           "descendants", "alive", "wait_healthy", "Processes", "RedisServer", "REDIS_WEB_ENV", "LiveClient",
+           "serve_dashboard"]
 
 
 # --- configs --------------------------------------------------------------------------------------
@@ -138,6 +140,37 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run")
+
+
+@contextlib.contextmanager
+def serve_dashboard(name, **env):
+    """`python app.py --port P` in a subprocess (extra BPNET_* settings in env), logged to .pytest_cache/<name>.log;
+    yields its base URL once /healthz answers, and ends it afterwards."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    port = free_port()
+    env = {**os.environ, "BPNET_GRACE_SECONDS": "5", "BPNET_MAX_JOBS": "2", "BPNET_LOG_LEVEL": "WARNING", **env}
+    cache = root / ".pytest_cache"
+    log = open(cache / f"{name}.log", "w") if cache.is_dir() else subprocess.DEVNULL
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=root, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if log is not subprocess.DEVNULL:
+            log.close()
 
 
 # --- helpers and fixtures for worker processes, Redis and deployment (tests/web/test_processes.py,

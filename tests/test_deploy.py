@@ -121,3 +121,30 @@ def test_dockerfile_command_serves_streams_and_shuts_down_within_seconds(product
     assert not stragglers, f"processes still alive 10 s after SIGTERM: {stragglers}"
     # the job was stopped (not cut off): its watcher was told before the server went away
     assert any(e["state"] == "stopped" for e in b.events(long_job, "state")), b.events(long_job, "state")
+
+
+def test_dev_server_with_worker_processes_leaves_nothing_behind_on_sigterm(live_client):
+    """`python app.py` with BPNET_WORKERS=processes: SIGTERM stops its job and ends the pool and queue manager."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={**os.environ, "BPNET_WORKERS": "processes",
+                                                            "BPNET_LOG_LEVEL": "WARNING"})
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, proc)
+        a = live_client(url)
+        ack = a.call("start", {"config": long_config()})
+        assert ack["ok"], ack
+        a.wait_steps(ack["job_id"], 10, timeout=30)
+        children = descendants(proc.pid)
+        assert len(children) >= 3, children  # the pool's workers, its queue manager, the resource tracker
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [pid for pid in children if alive(pid)], "processes left behind"
+        assert any(e["state"] == "stopped" for e in a.events(ack["job_id"], "state"))
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -743,7 +743,7 @@
         epochs: r.dataset.config.epochs, sps: null, eta: null, final: r.final, failure: r.failure,
       }));
       this.h.reset(h.runs.length, h);
-      if (this.h.config && (this.readOnly || this.state !== "starting")) this.h.config(h.runs[0].dataset.config, h);
+      if (this.h.config && h.runs.length && (this.readOnly || this.state !== "starting")) this.h.config(h.runs[0].dataset.config, h);
       h.runs.forEach((r, i) => {
         this.h.dataset(i, Object.assign({ run: i }, r.dataset));
         const s = r.steps;
@@ -797,6 +797,7 @@
             progress: 0,
           });
           this.h.dataset(r, ev);
+          this.updateDownloads(); // a job that began after its history: its runs are announced one by one
           break;
         case "steps": {
           const run = this.runs[r] || (this.runs[r] = {});

@@ -49,15 +49,16 @@
   const multiples = document.getElementById("norm-multiples");
   const tbody = document.querySelector("#results tbody");
   let runs = [], task = "mnist", normCharts = [], normRange = null, fitData = null, fitPreds = [];
+  let known = []; // {label, dataset} per run: from the history, or from the dataset events of a job that began after it
   const fitLayout = BP.layout({ xaxis: { title: { text: "x" } }, yaxis: { title: { text: "y" } }, hovermode: "closest" });
 
   function lossIndex(run, kind) { // per run: 0 training (per step), 1 validation, 2 validation full split (MNIST)
     return run * 3 + kind;
   }
 
-  function setup(history) {
-    task = history.runs[0].dataset.task;
-    runs = history.runs.map((r, i) => ({ label: r.label || "run " + (i + 1), color: BP.runColor(i), final: null, failed: "" }));
+  function setup(list) {
+    if (list.length) task = list[0].dataset.task;
+    runs = list.map((r, i) => ({ label: r.label || "run " + (i + 1), color: BP.runColor(i), final: null, failed: "" }));
     const specs = [];
     runs.forEach((r) => {
       specs.push({ name: r.label, legendgroup: r.label, line: { color: r.color, width: 1.8 }, smooth: true, ghost: true,
@@ -197,7 +198,8 @@
     },
     handlers: {
       reset(n, history) {
-        setup(history);
+        known = history.runs.map((r) => ({ label: r.label, dataset: r.dataset }));
+        setup(known); // none yet when a worker process or machine has not begun the job: its dataset events follow
       },
       config(cfg, history) {
         const name = (history.kind || "").replace(/^compare:/, "");
@@ -208,6 +210,10 @@
         form().fill(cfg);
       },
       dataset(run, ev) {
+        if (!known[run]) { // the job began after its history was sent: the runs come one by one, before any step
+          known[run] = { label: ev.label, dataset: ev };
+          setup(known.filter(Boolean));
+        }
         if (runs[run]) runs[run].label = ev.label || runs[run].label;
         if (ev.task === "function" && !fitData) {
           fitData = ev;
