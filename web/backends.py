@@ -15,7 +15,7 @@ from bpnet.engine.host import build_job
 from bpnet.engine.job import TERMINAL, JobError
 from bpnet.engine.relay import Relay
 
-__all__ = ["LocalBackend", "RemoteJob", "ServiceError", "waiting_history"]
+__all__ = ["LocalBackend", "RemoteJob", "RequestOps", "ServiceError", "waiting_history"]
 
 log = logging.getLogger("bpnet.web")
 
@@ -77,7 +77,36 @@ def waiting_history(job_id, kind, message="starting"):
             "message": message, "runs": []}
 
 
-class RemoteJob:
+class RequestOps:
+    """A job's controls and downloads as requests to wherever it is hosted: the class defines _request(op, *args)."""
+
+    def pause(self):
+        return self._request("pause")
+
+    def resume(self):
+        return self._request("resume")
+
+    def stop(self):
+        return None if self.done else self._request("stop")
+
+    def set_lr(self, lr):
+        return self._request("set_lr", lr)
+
+    def history(self):
+        return self._request("history")
+
+    def history_csv(self, run=0):
+        return self._request("history_csv", run)
+
+    def model_npz(self, run=0):
+        return self._request("model_npz", run)
+
+    def predict_digit(self, pixels, run=0):
+        import numpy as np
+        return np.asarray(self._request("predict_digit", pixels, run))
+
+
+class RemoteJob(RequestOps):
     """The web process's view of a job hosted elsewhere: requests go out, replies and events come back."""
 
     def __init__(self, job_id, kind, configs, send_request, emit, flush_interval, reply_timeout=15.0):
@@ -166,31 +195,6 @@ class RemoteJob:
                 self.relay.emit("history", waiting_history(self.id, self.kind), sid)
                 return
         self._request("send_history", sid=sid)
-
-    def pause(self):
-        return self._request("pause")
-
-    def resume(self):
-        return self._request("resume")
-
-    def stop(self):
-        return None if self.done else self._request("stop")
-
-    def set_lr(self, lr):
-        return self._request("set_lr", lr)
-
-    def history(self):
-        return self._request("history")
-
-    def history_csv(self, run=0):
-        return self._request("history_csv", run)
-
-    def model_npz(self, run=0):
-        return self._request("model_npz", run)
-
-    def predict_digit(self, pixels, run=0):
-        import numpy as np
-        return np.asarray(self._request("predict_digit", pixels, run))
 
     def wait(self, timeout=None):
         return self._ended.wait(timeout)

@@ -20,7 +20,7 @@ from bpnet.engine.job import TERMINAL, JobError
 from bpnet.engine.relay import room_of
 from bpnet.worker import PREFIX, QUEUE, decode, key, run_job
 
-from .backends import ServiceError, waiting_history
+from .backends import RequestOps, ServiceError, waiting_history
 
 __all__ = ["RedisBackend", "RedisJob"]
 
@@ -34,7 +34,7 @@ def _unavailable(exc):
     return ServiceError(f"the job queue (Redis) is unreachable: {exc}; try again in a moment")
 
 
-class RedisJob:
+class RedisJob(RequestOps):
     """A job recorded in Redis: state from its record, requests to its worker, results from its archive."""
 
     def __init__(self, backend, job_id, record):
@@ -126,32 +126,10 @@ class RedisJob:
             return
         self._request("send_history", sid=sid)
 
-    def pause(self):
-        return self._request("pause")
-
-    def resume(self):
-        return self._request("resume")
-
     def stop(self):
         if self.state == "created" and self.backend.cancel(self.id):  # not taken by a worker yet: cancelled
             return None
-        return None if self.done else self._request("stop")
-
-    def set_lr(self, lr):
-        return self._request("set_lr", lr)
-
-    def history(self):
-        return self._request("history")
-
-    def history_csv(self, run=0):
-        return self._request("history_csv", run)
-
-    def model_npz(self, run=0):
-        return self._request("model_npz", run)
-
-    def predict_digit(self, pixels, run=0):
-        import numpy as np
-        return np.asarray(self._request("predict_digit", pixels, run))
+        return super().stop()
 
     def wait(self, timeout=None):
         deadline = None if timeout is None else time.monotonic() + timeout
