@@ -65,6 +65,7 @@
   const request = () => BP.render.request("boundary", drawBoundary);
 
   const page = BP.simplePage({
+    ...BP.lossAndNorms(loss, norms),
     reset() {
       data = null;
       grid = null;
@@ -96,13 +97,5 @@
       grid = ev.p_grid;
       request();
     },
-    norms(run, ev) {
-      norms.push(ev);
-    },
-    lr(run, ev) {
-      loss.marker(ev.step, "lr " + BP.fmt.num(ev.lr, 3));
-    },
-    eval() {},
-    done() {},
   });
 })();

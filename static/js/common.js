@@ -1031,6 +1031,25 @@
   BP.NormsChart = NormsChart;
 
   /** Standard page wiring for a single-run task page: settings form + job view. */
+  /** The handlers every single-run page shares: loss curves per step, gradient norms, lr markers; spread them
+   * first into a page's handlers and override what the page does differently. */
+  BP.lossAndNorms = function (loss, norms) {
+    return {
+      steps(run, ev) {
+        loss.push(0, ev.step, ev.loss);
+        if (ev.val_loss) loss.push(1, ev.step, ev.val_loss);
+      },
+      norms(run, ev) {
+        norms.push(ev);
+      },
+      lr(run, ev) {
+        loss.marker(ev.step, "lr " + BP.fmt.num(ev.lr, 3));
+      },
+      eval() {},
+      done() {},
+    };
+  };
+
   BP.simplePage = function (handlers) {
     const form = new SettingsForm($("form.settings"));
     const job = new JobView({

@@ -47,6 +47,7 @@
   const requestFit = () => BP.render.request("fit", drawFit);
 
   const page = BP.simplePage({
+    ...BP.lossAndNorms(loss, norms),
     reset() {
       data = null;
       pred = null;
@@ -67,21 +68,9 @@
       BP.render.request("fit-base", drawBase);
       requestFit();
     },
-    steps(run, ev) {
-      loss.push(0, ev.step, ev.loss);
-      if (ev.val_loss) loss.push(1, ev.step, ev.val_loss);
-    },
     snapshot(run, ev) {
       pred = ev.y_pred;
       requestFit();
     },
-    norms(run, ev) {
-      norms.push(ev);
-    },
-    lr(run, ev) {
-      loss.marker(ev.step, "lr " + BP.fmt.num(ev.lr, 3));
-    },
-    eval() {},
-    done() {},
   });
 })();

@@ -242,6 +242,7 @@
   let page = null;
   const job = () => page.job;
   page = BP.simplePage({
+    ...BP.lossAndNorms(loss, norms),
     reset() {
       loss.reset(series("loss"));
       acc.reset(series("acc"));
@@ -272,12 +273,6 @@
       BP.render.request("digits", () => drawDigits(ev));
       if (ev.confusion) BP.render.request("confusion", () => drawConfusion(ev.confusion));
       if (inked && performance.now() - lastPredict > 400) predict(); // the bars follow the model as it learns
-    },
-    norms(run, ev) {
-      norms.push(ev);
-    },
-    lr(run, ev) {
-      loss.marker(ev.step, "lr " + fmt.num(ev.lr, 3));
     },
     done() {
       if (inked) predict();

@@ -77,6 +77,7 @@
   }
 
   const page = BP.simplePage({
+    ...BP.lossAndNorms(loss, norms),
     reset() {
       data = null;
       pred = null;
@@ -97,21 +98,9 @@
       norms.layers(ev.layers);
       BP.render.request("surface", drawSurface);
     },
-    steps(run, ev) {
-      loss.push(0, ev.step, ev.loss);
-      if (ev.val_loss) loss.push(1, ev.step, ev.val_loss);
-    },
     snapshot(run, ev) {
       pred = ev.z_pred;
       BP.render.request("surface", drawSurface);
     },
-    norms(run, ev) {
-      norms.push(ev);
-    },
-    lr(run, ev) {
-      loss.marker(ev.step, "lr " + BP.fmt.num(ev.lr, 3));
-    },
-    eval() {},
-    done() {},
   });
 })();
