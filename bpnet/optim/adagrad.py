@@ -16,8 +16,8 @@ class Adagrad(Optimizer):
         self.initial_accumulator_value = check_range("initial_accumulator_value", initial_accumulator_value)
         self.eps = check_range("eps", eps)
 
-    def _init_state(self, p):
-        return {"sum": np.full_like(p.data, self.initial_accumulator_value)}
+    def _init_state(self, data):
+        return {"sum": np.full_like(data, self.initial_accumulator_value)}
 
     def _update(self, data, g, state):
         if self.weight_decay:

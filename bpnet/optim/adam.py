@@ -24,10 +24,10 @@ class Adam(Optimizer):
         self.eps = check_range("eps", eps)
         self.weight_decay = check_range("weight_decay", weight_decay)
 
-    def _init_state(self, p):
+    def _init_state(self, data):
         # m and v hold PyTorch's exp_avg / (1 - beta1) and exp_avg_sq / (1 - beta2): the same algebra in ten
         # passes over the arrays instead of twelve
-        return {"m": np.zeros_like(p.data), "v": np.zeros_like(p.data), "scratch": np.empty_like(p.data)}
+        return {"m": np.zeros_like(data), "v": np.zeros_like(data), "scratch": np.empty_like(data)}
 
     def _update(self, data, g, state):
         m, v, tmp = state["m"], state["v"], state["scratch"]

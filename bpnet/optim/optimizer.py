@@ -2,7 +2,7 @@
 import numbers
 
 from ..nn.module import Parameter
-from ._parallel import parallel_spans
+from ._flat import group_by_dtype
 
 __all__ = ["Optimizer", "check_range"]
 
@@ -19,18 +19,14 @@ def check_range(name, value, low=0.0, high=None, low_open=False, high_open=True)
     return float(value)
 
 
-def _flat(a):
-    """A 1-D view of a C-contiguous array (never a copy)."""
-    if not a.flags.c_contiguous:
-        raise ValueError("optimizer needs C-contiguous parameter, gradient and state arrays")
-    return a.reshape(-1)
-
-
 class Optimizer:
-    """Subclasses define _init_state(p) -> dict of arrays and an elementwise _update(data, grad, state).
+    """Subclasses define _init_state(data) -> dict of arrays like data, and an elementwise
+    _update(data, grad, state).
 
-    `self.state[i]` belongs to `self.params[i]`. step() applies _update to 1-D spans of the arrays, spread
-    over the cores for large models; the result is identical to one call per whole parameter.
+    The optimizer keeps its parameters' data and grad in one contiguous buffer per dtype (each `p.data` and
+    `p.grad` becomes a view of it, values kept), so that zero_grad() and step() are a few operations over
+    whole buffers; take references to `p.data` after making the optimizer. A parameter rebound later is
+    copied back in at the next call. `self.state[i]` belongs to `self.params[i]`: views of the flat state.
     """
 
     def __init__(self, params, lr):
@@ -45,6 +41,7 @@ class Optimizer:
         self.lr = lr
         self.state = [{} for _ in self.params]
         self.steps = 0
+        self._groups = group_by_dtype(self.params)
 
     @property
     def lr(self):
@@ -55,25 +52,23 @@ class Optimizer:
         self._lr = check_range("learning rate", value)
 
     def zero_grad(self):
-        for p in self.params:
-            p.grad.fill(0)
+        for group in self._groups:
+            group.check()
+            group.grad.fill(0)
 
     def step(self):
         """Apply one update to every parameter from its current .grad."""
         self.steps += 1
-        flats = []
-        for p, state in zip(self.params, self.state):
-            if not state:
-                state.update(self._init_state(p))
-            flats.append((_flat(p.data), _flat(p.grad), {k: _flat(v) for k, v in state.items()}))
+        for group in self._groups:
+            group.check()
+            if group.state is None:
+                group.state = self._init_state(group.data)
+                for name, flat in group.state.items():
+                    for i, view in zip(group.indices, group.split(flat)):
+                        self.state[i][name] = view
+            self._update(group.data, group.grad, group.state)
 
-        def work(i, lo, hi):
-            data, grad, state = flats[i]
-            self._update(data[lo:hi], grad[lo:hi], {k: v[lo:hi] for k, v in state.items()})
-
-        parallel_spans([p.data.size for p in self.params], work)
-
-    def _init_state(self, p):
+    def _init_state(self, data):
         return {}
 
     def _update(self, data, grad, state):

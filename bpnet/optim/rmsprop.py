@@ -17,9 +17,9 @@ class RMSprop(Optimizer):
         self.momentum = check_range("momentum", momentum)
         self.centered = bool(centered)
 
-    def _init_state(self, p):
+    def _init_state(self, data):
         names = ["square_avg"] + ["momentum_buffer"] * bool(self.momentum) + ["grad_avg"] * self.centered
-        return {name: np.zeros_like(p.data) for name in names}
+        return {name: np.zeros_like(data) for name in names}
 
     def _update(self, data, g, state):
         if self.weight_decay:

@@ -18,8 +18,8 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum requires a momentum > 0 and zero dampening")
         self.nesterov = bool(nesterov)
 
-    def _init_state(self, p):
-        return {"momentum_buffer": np.zeros_like(p.data)} if self.momentum else {}
+    def _init_state(self, data):
+        return {"momentum_buffer": np.zeros_like(data)} if self.momentum else {}
 
     def _update(self, data, g, state):
         if self.weight_decay:
