@@ -189,6 +189,8 @@ def main():
     data = {r.name: (x, y) for r in runners}
     if torch is not None:
         data["torch"] = (tx, ty)
+    one_pass = optim.adam.adam_kernel() is not None
+    print(f"bpnet's Adam update: {'numba, one pass' if one_pass else 'numpy, ten passes (no numba, or BPNET_NUMBA=0)'}")
     print(f"MLP {'-'.join(map(str, SIZES))}, batch {BATCH}, Adam, float32, {len(starts)} steps/epoch, "
           f"{threads} threads, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, "
           f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}")
@@ -225,7 +227,7 @@ def main():
           + (f"; torch epoch / GEMM time = {statistics.median(epoch_times['torch']) / gemm:.2f}x"
              if "torch" in epoch_times else ""))
     fused = {name: statistics.median(epoch_times[name]) / gemm for name in ("fused numpy", "fused numpy, no Adam")}
-    print(f"numpy's own floor, the step hand-fused without bpnet: {fused['fused numpy']:.2f}x the GEMM time "
+    print(f"plain numpy's floor, the step hand-fused without bpnet or numba: {fused['fused numpy']:.2f}x the GEMM time "
           f"({fused['fused numpy, no Adam']:.2f}x without the Adam update)")
     print(f"bpnet peak traced memory during training: {tracemalloc_peak / 2**20:.1f} MiB "
           f"(data {x.nbytes / 2**20:.1f} MiB not included)")

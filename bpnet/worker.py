@@ -188,6 +188,8 @@ def main(argv=None):
                 request = json.dumps({"op": "stop", "req": "shutdown", "args": []})
                 self.connection.rpush(key("ctl", current[len("bpnet-"):]), request)
 
+    from .optim import warm_up
+    warm_up()  # compiled once here, inherited by the process RQ forks for each job
     connection = redis.Redis.from_url(args.url)
     worker = StoppingWorker([Queue(QUEUE, connection=connection)], connection=connection, name=args.name)
     log.info("bpnet worker %s waiting for jobs on %s", worker.name, args.url)

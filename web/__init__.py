@@ -2,11 +2,13 @@
 import logging
 import os
 import secrets
+import threading
 
 from flask import Flask, jsonify, render_template, request, session
 from flask_socketio import SocketIO
 from werkzeug.exceptions import HTTPException
 
+from bpnet import optim
 from bpnet.engine.job import JobError
 
 from .backends import LocalBackend, ServiceError
@@ -55,6 +57,8 @@ def _backend(app, socketio):
         return ProcessBackend(emit, spawn, app.config["MAX_RUNNING_JOBS"], flush)
     if mode != "threads":
         raise SystemExit(f"BPNET_WORKERS must be 'threads' or 'processes', got {mode!r}")
+    # jobs train in this process: compile the fused Adam update now rather than in the first job's first step
+    threading.Thread(target=optim.warm_up, name="bpnet-warm-up", daemon=True).start()
     return LocalBackend(emit, spawn, flush)
 
 

@@ -19,6 +19,7 @@ import socket
 import threading
 import time
 
+from bpnet import optim
 from bpnet.engine.host import build_job, host_job
 
 from .backends import LocalBackend, RemoteJob
@@ -77,6 +78,7 @@ def _init_worker(level):
         os.nice(WORKER_NICENESS)
     except OSError:  # not allowed here: run at the same priority
         pass
+    optim.warm_up()  # compile the fused Adam update before the first job's first step
 
 
 def run_in_worker(job_id, spec, outbox, inbox):

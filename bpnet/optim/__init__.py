@@ -1,8 +1,9 @@
 """Optimisers with PyTorch's defaults and update equations."""
 from .adagrad import Adagrad
+from ._fused import warm_up
 from .adam import Adam, AdamW
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW"]
+__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "warm_up"]

@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 
+from ._fused import adam_kernel
 from .optimizer import Optimizer, check_range
 
 __all__ = ["Adam", "AdamW"]
@@ -26,29 +27,39 @@ class Adam(Optimizer):
 
     def _init_state(self, data):
         # m and v hold PyTorch's exp_avg / (1 - beta1) and exp_avg_sq / (1 - beta2): the same algebra in ten
-        # passes over the arrays instead of twelve
-        return {"m": np.zeros_like(data), "v": np.zeros_like(data), "scratch": np.empty_like(data)}
+        # numpy passes over the arrays instead of twelve, or one pass of the compiled loop in _fused.py
+        return {"m": np.zeros_like(data), "v": np.zeros_like(data)}
 
     def _update(self, data, g, state):
-        m, v, tmp = state["m"], state["v"], state["scratch"]
+        m, v = state["m"], state["v"]
         b1, b2 = self.betas
-        if self.weight_decay and self.decoupled:
-            data *= 1 - self.lr * self.weight_decay
-        elif self.weight_decay:
-            g = g + self.weight_decay * data
+        # p -= lr/bc1 * (c1 m) / (sqrt(c2 v / bc2) + eps)  with c = 1 - beta, bc = 1 - beta^t, i.e.
+        # p -= (lr c1 k / bc1) * m / (sqrt(v) + eps k)  with k = sqrt(bc2 / c2)
+        c1, c2 = 1 - b1, 1 - b2
+        k = math.sqrt((1 - b2 ** self.steps) / c2)
+        step, eps = self.lr * c1 * k / (1 - b1 ** self.steps), self.eps * k
+        decay = self.weight_decay
+        shrink = 1 - self.lr * decay if self.decoupled else 1.0
+        kernel = adam_kernel()
+        if kernel is not None:  # the same operations in one pass (see _fused.py)
+            f = data.dtype.type
+            l2 = bool(decay) and not self.decoupled
+            kernel(data, g, m, v, f(b1), f(b2), f(step), f(eps), f(decay), f(shrink), l2)
+            return
+        tmp = state.setdefault("scratch", np.empty_like(data))  # numpy's passes need a work array
+        if decay and self.decoupled:
+            data *= shrink
+        elif decay:
+            g = g + decay * data
         m *= b1  # m = b1 m + g
         m += g
         v *= b2  # v = b2 v + g^2
         np.multiply(g, g, out=tmp)
         v += tmp
-        # p -= lr/bc1 * (c1 m) / (sqrt(c2 v / bc2) + eps)  with c = 1 - beta, bc = 1 - beta^t, i.e.
-        # p -= (lr c1 k / bc1) * m / (sqrt(v) + eps k)  with k = sqrt(bc2 / c2)
-        c1, c2 = 1 - b1, 1 - b2
-        k = math.sqrt((1 - b2 ** self.steps) / c2)
         np.sqrt(v, out=tmp)
-        tmp += self.eps * k
+        tmp += eps
         np.divide(m, tmp, out=tmp)
-        tmp *= self.lr * c1 * k / (1 - b1 ** self.steps)
+        tmp *= step
         data -= tmp
 
     def hyperparameters(self):
