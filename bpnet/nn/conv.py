@@ -91,7 +91,7 @@ class Conv2d(Module):
         """(N, C_out, OH, OW) -> (N, C_in, H, W); dW = dy cols^T, dcols = W^T dy, dx = col2im(dcols)."""
         cols = self._cached("_cols")
         dy = dy.transpose(1, 0, 2, 3).reshape(self.out_channels, -1)  # (C_out, N*OH*OW)
-        self.weight.grad += (dy @ cols.T).reshape(self.weight.data.shape)
+        self.weight.accumulate_matmul(dy, cols.T)  # dW += dy cols^T, as (out_ch, in_ch, kh, kw)
         if self.bias is not None:
             self.bias.grad += dy.sum(axis=1)
         if not self.needs_input_grad:

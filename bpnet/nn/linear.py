@@ -36,7 +36,7 @@ class Linear(Module):
         """(*, out) -> (*, in); accumulates dW = dy^T x and db = sum_n dy over all leading dimensions."""
         x = self._cached("_x").reshape(-1, self.in_features)
         dy2 = dy.reshape(-1, self.out_features)
-        self.weight.grad += dy2.T @ x
+        self.weight.accumulate_matmul(dy2.T, x)  # dW += dy^T x
         if self.bias is not None:
             self.bias.grad += dy2.sum(axis=0)
         return dy @ self.weight.data if self.needs_input_grad else None

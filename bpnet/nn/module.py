@@ -25,6 +25,31 @@ class Parameter:
         self.grad = np.zeros_like(self.data)
 
     @property
+    def grad(self):
+        """d loss / d data, summed over the backward calls since zero_grad()."""
+        if self._zero_pending:  # zero_grad() left the zeros to be written when they are first needed
+            self._grad.fill(0)
+            self._zero_pending = False
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        self._grad, self._zero_pending = value, False
+
+    def zero_grad(self):
+        """grad = 0 in place: written when grad is next read, or replaced by a product (accumulate_matmul)."""
+        self._zero_pending = True
+
+    def accumulate_matmul(self, a, b):
+        """grad += a @ b, reshaped to grad's shape: right after zero_grad() the product is written straight
+        into grad (PyTorch likewise assigns the first gradient after zero_grad), saving a fill and a pass."""
+        if self._zero_pending and self._grad.flags.c_contiguous:
+            np.matmul(a, b, out=self._grad.reshape(a.shape[0], b.shape[1]))
+            self._zero_pending = False
+        else:
+            self.grad += (a @ b).reshape(self._grad.shape)
+
+    @property
     def shape(self):
         return self.data.shape
 
@@ -35,9 +60,6 @@ class Parameter:
     @property
     def size(self):
         return self.data.size
-
-    def zero_grad(self):
-        self.grad.fill(0)
 
     def __repr__(self):
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype.name})"
@@ -138,7 +160,7 @@ class Module:
 
     def zero_grad(self):
         for p in self.parameters():
-            p.grad.fill(0)
+            p.zero_grad()
 
     def train(self, mode=True):
         for m in self.modules():

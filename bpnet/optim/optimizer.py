@@ -24,9 +24,9 @@ class Optimizer:
     _update(data, grad, state).
 
     The optimizer keeps its parameters' data and grad in one contiguous buffer per dtype (each `p.data` and
-    `p.grad` becomes a view of it, values kept), so that zero_grad() and step() are a few operations over
-    whole buffers; take references to `p.data` after making the optimizer. A parameter rebound later is
-    copied back in at the next call. `self.state[i]` belongs to `self.params[i]`: views of the flat state.
+    `p.grad` becomes a view of it, values kept), so that step() is a few operations over whole buffers; take
+    references to `p.data` after making the optimizer. A parameter rebound later is copied back in at the
+    next step. `self.state[i]` belongs to `self.params[i]`: views of the flat state.
     """
 
     def __init__(self, params, lr):
@@ -52,9 +52,8 @@ class Optimizer:
         self._lr = check_range("learning rate", value)
 
     def zero_grad(self):
-        for group in self._groups:
-            group.check()
-            group.grad.fill(0)
+        for p in self.params:
+            p.zero_grad()
 
     def step(self):
         """Apply one update to every parameter from its current .grad."""
