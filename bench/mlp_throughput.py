@@ -3,8 +3,7 @@
 Prints bpnet's samples/s and peak memory, the time its matrix products alone take (the 1.6x bound; measured
 block by block between the training runs, so the ratio is not skewed by drift of the machine's speed), and,
 when PyTorch is importable, PyTorch's samples/s on the CPU with the same thread count, measured
-interleaved block by block in this process, and the ratio. Also numpy's own floor: the same step hand-fused
-in plain numpy (checked to compute bpnet's updates), with and without its Adam update.
+interleaved block by block in this process, and the ratio. BPNET_NUMBA=0 times Adam in numpy alone.
 
     python bench/mlp_throughput.py [--samples 60000] [--repeats 3] [--blocks 10]
 """
@@ -92,75 +91,6 @@ class GemmRunner:
                     dy @ weights[k]  # input gradient
 
 
-class FusedNumpyRunner:
-    """The same training step written straight in numpy, with no modules or optimizer objects: one flat buffer
-    for all parameters, weight gradients written by the GEMMs, Adam as ten whole-buffer passes (numpy has no
-    fused multiply-add). What numpy itself can do on this machine, with and without the Adam update."""
-
-    def __init__(self, adam=True):
-        self.name = "fused numpy" if adam else "fused numpy, no Adam"
-        self.adam, self.t = adam, 0
-        params = list(BpnetRunner().model.parameters())
-        n = sum(p.size for p in params)
-        self.p, self.g, self.m, self.v, self.tmp = (np.zeros(n, np.float32) for _ in range(5))
-        self.views, offset = [], 0
-        for q in params:
-            self.p[offset:offset + q.size] = q.data.ravel()
-            span = slice(offset, offset + q.size)
-            self.views += [self.p[span].reshape(q.shape), self.g[span].reshape(q.shape)]
-            offset += q.size
-
-    def steps(self, x, y, batches):
-        w1, dw1, b1, db1, w2, dw2, b2, db2, w3, dw3, b3, db3 = self.views
-        for i in batches:
-            xb, yb = x[i:i + BATCH], y[i:i + BATCH]
-            h1 = np.maximum(np.add(xb @ w1.T, b1), 0)
-            h2 = np.maximum(np.add(h1 @ w2.T, b2), 0)
-            z = h2 @ w3.T + b3
-            z -= z.max(axis=1, keepdims=True)
-            e = np.exp(z)
-            e /= e.sum(axis=1, keepdims=True)
-            e[np.arange(len(yb)), yb] -= 1  # softmax - one_hot: d loss / d logits, times the batch size
-            dz = e / len(yb)
-            np.matmul(dz.T, h2, out=dw3)
-            db3[...] = dz.sum(axis=0)
-            dh2 = (dz @ w3) * (h2 > 0)
-            np.matmul(dh2.T, h1, out=dw2)
-            db2[...] = dh2.sum(axis=0)
-            dh1 = (dh2 @ w2) * (h1 > 0)
-            np.matmul(dh1.T, xb, out=dw1)
-            db1[...] = dh1.sum(axis=0)
-            if self.adam:
-                self.adam_step()
-
-    def adam_step(self, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
-        self.t += 1
-        p, g, m, v, tmp = self.p, self.g, self.m, self.v, self.tmp
-        m *= b1
-        m += g
-        v *= b2
-        np.multiply(g, g, out=tmp)
-        v += tmp
-        k = np.sqrt((1 - b2 ** self.t) / (1 - b2))
-        np.sqrt(v, out=tmp)
-        tmp += eps * k
-        np.divide(m, tmp, out=tmp)
-        tmp *= lr * (1 - b1) * k / (1 - b1 ** self.t)
-        p -= tmp
-
-
-def check_same_math(x, y):
-    """The hand-fused step must train exactly like bpnet, or its figure means nothing."""
-    ours, fused = BpnetRunner(), FusedNumpyRunner()
-    start = fused.p.copy()
-    ours.steps(x, y, range(0, 5 * BATCH, BATCH))
-    fused.steps(x, y, range(0, 5 * BATCH, BATCH))
-    ours_flat = np.concatenate([p.data.ravel() for p in ours.model.parameters()])
-    # float32 round-off differs between the two orders of operations: compare with the size of the updates
-    if np.abs(ours_flat - fused.p).max() > 0.01 * np.abs(ours_flat - start).max():
-        raise SystemExit("the hand-fused numpy step does not compute bpnet's updates")
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=60000)
@@ -170,10 +100,9 @@ def main():
     args = ap.parse_args()
 
     x, y = make_data(args.samples)
-    check_same_math(x, y)
     starts = list(range(0, args.samples - BATCH + 1, BATCH))
     blocks = np.array_split(starts, args.blocks)
-    runners = [BpnetRunner(), GemmRunner(), FusedNumpyRunner(), FusedNumpyRunner(adam=False)]
+    runners = [BpnetRunner(), GemmRunner()]
     torch = None
     if not args.no_torch:
         try:
@@ -226,9 +155,6 @@ def main():
           f"bpnet epoch / GEMM time = {bp_epoch / gemm:.2f}x"
           + (f"; torch epoch / GEMM time = {statistics.median(epoch_times['torch']) / gemm:.2f}x"
              if "torch" in epoch_times else ""))
-    fused = {name: statistics.median(epoch_times[name]) / gemm for name in ("fused numpy", "fused numpy, no Adam")}
-    print(f"plain numpy's floor, the step hand-fused without bpnet or numba: {fused['fused numpy']:.2f}x the GEMM time "
-          f"({fused['fused numpy, no Adam']:.2f}x without the Adam update)")
     print(f"bpnet peak traced memory during training: {tracemalloc_peak / 2**20:.1f} MiB "
           f"(data {x.nbytes / 2**20:.1f} MiB not included)")
     if "torch" in rate:
