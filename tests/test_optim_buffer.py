@@ -1,4 +1,7 @@
 """Optimisers keep their parameters in one contiguous buffer per dtype, without changing what a user sees."""
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
@@ -53,12 +56,47 @@ def test_a_rebound_array_is_taken_back_in_at_the_next_step(field):
     assert not ps[1].grad.any()
 
 
-def test_a_parameter_that_changed_shape_is_a_clear_error():
+@pytest.mark.parametrize("field, value, message", [
+    ("data", np.zeros(7, np.float32), "parameter 2's data is now a [(]7,[)] float32 array, not a [(]5,[)] float32"),
+    ("data", np.zeros(5, np.float64), "parameter 2's data is now a [(]5,[)] float64 array"),
+    ("grad", None, "parameter 2's grad is now None"),  # PyTorch's idiom; here it would have become NaN
+    ("grad", np.ones((1, 5), np.float32), "parameter 2's grad is now a [(]1, 5[)]"),  # no silent broadcasting
+])
+def test_a_parameter_rebound_to_something_else_is_a_clear_error(field, value, message):
     ps = mixed_params()
     opt = optim.Adam(ps)
-    ps[2].data = np.zeros(7, np.float32)
-    with pytest.raises(ValueError, match="parameter 2 changed"):
+    setattr(ps[2], field, value)
+    with pytest.raises(ValueError, match=message):
         opt.step()
+
+
+def test_weights_tied_by_a_view_are_refused_rather_than_untied():
+    enc, dec = nn.Parameter(np.ones((2, 3))), nn.Parameter(np.ones((3, 2)))
+    dec.data = enc.data.T
+    with pytest.raises(ValueError, match="share memory"):
+        optim.SGD([enc, dec], lr=0.1)
+
+
+@pytest.mark.parametrize("copy_pair", [copy.deepcopy, lambda pair: pickle.loads(pickle.dumps(pair))])
+def test_a_copied_model_and_optimizer_train_like_the_original(copy_pair):
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    opt = optim.Adam(model.parameters(), lr=0.1)
+    x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+
+    def train(m, o):
+        o.zero_grad()
+        m.backward(m(x))
+        o.step()
+
+    train(model, opt)
+    model2, opt2 = copy_pair((model, opt))
+    for pair in ((model, opt), (model2, opt2)):
+        train(*pair)
+        train(*pair)
+    for a, b in zip(model.parameters(), model2.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+    for a, b in zip(opt.state, opt2.state):  # the copy's per-parameter state follows its own flat state
+        np.testing.assert_array_equal(a["m"], b["m"])
 
 
 def test_two_optimizers_over_the_same_parameters_both_keep_working():

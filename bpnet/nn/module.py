@@ -37,7 +37,8 @@ class Parameter:
         self._grad, self._zero_pending = value, False
 
     def zero_grad(self):
-        """grad = 0 in place: written when grad is next read, or replaced by a product (accumulate_matmul)."""
+        """grad = 0 in place, written when grad is next read or replaced by a product (accumulate_matmul); an
+        array taken from grad earlier keeps its old values until then (as PyTorch's set_to_none leaves it)."""
         self._zero_pending = True
 
     def accumulate_matmul(self, a, b):

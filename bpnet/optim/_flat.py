@@ -22,10 +22,21 @@ class FlatGroup:
     def adopt(self):
         """Copy the parameters into the buffers and rebind them to views (again if someone rebound them)."""
         for k, i in enumerate(self.indices):
+            for name in ("data", "grad"):
+                a = getattr(self.params[i], name)
+                if not (isinstance(a, np.ndarray) and a.shape == self.shapes[k]
+                        and (name == "grad" or a.dtype == self.dtype)):
+                    got = f"a {a.shape} {a.dtype} array" if isinstance(a, np.ndarray) else repr(a)
+                    raise ValueError(f"parameter {i}'s {name} is now {got}, not a {self.shapes[k]} {self.dtype} "
+                                     "array: write into it in place (or make a new optimizer for a new shape)")
+        # arrays tied by a view (rather than by sharing one Parameter) would be untied by the copy below
+        outside = [(i, self.params[i].data) for i in self.indices if self.params[i].data.base is not self.data]
+        for n, (i, a) in enumerate(outside):
+            for j, b in outside[n + 1:]:
+                if np.may_share_memory(a, b):
+                    raise ValueError(f"parameters {i} and {j} share memory: to tie weights, use one Parameter twice")
+        for k, i in enumerate(self.indices):
             p = self.params[i]
-            if p.shape != self.shapes[k] or p.dtype != self.dtype:
-                raise ValueError(f"parameter {i} changed from {self.shapes[k]} {self.dtype} to {p.shape} {p.dtype} "
-                                 "after the optimizer was made; make a new optimizer")
             p.data, p.grad = self._view(self.data, k, p.data), self._view(self.grad, k, p.grad)
         self.views = [(self.params[i].data, self.params[i].grad) for i in self.indices]
 
@@ -36,9 +47,11 @@ class FlatGroup:
         return view
 
     def check(self):
-        """Re-adopt the parameters if any `p.data` or `p.grad` was rebound since the last call."""
+        """Re-adopt the parameters if any `p.data` or `p.grad` is no longer the view of the buffers it was
+        (rebound since the last call, or copied along with the optimizer by deepcopy or pickle)."""
         for (data, grad), i in zip(self.views, self.indices):
-            if self.params[i].data is not data or self.params[i].grad is not grad:
+            p = self.params[i]
+            if p.data is not data or p.grad is not grad or data.base is not self.data or grad.base is not self.grad:
                 self.adopt()
                 return
 

@@ -26,7 +26,7 @@ class Optimizer:
     The optimizer keeps its parameters' data and grad in one contiguous buffer per dtype (each `p.data` and
     `p.grad` becomes a view of it, values kept), so that step() is a few operations over whole buffers; take
     references to `p.data` after making the optimizer. A parameter rebound later is copied back in at the
-    next step. `self.state[i]` belongs to `self.params[i]`: views of the flat state.
+    next step. `self.state[i]` belongs to `self.params[i]`.
     """
 
     def __init__(self, params, lr):
@@ -39,9 +39,18 @@ class Optimizer:
         if len({id(p) for p in self.params}) != len(self.params):
             raise ValueError("optimizer got the same parameter twice")
         self.lr = lr
-        self.state = [{} for _ in self.params]
         self.steps = 0
         self._groups = group_by_dtype(self.params)
+
+    @property
+    def state(self):
+        """Per-parameter state, aligned with self.params: dicts of views of the flat state arrays."""
+        out = [{} for _ in self.params]
+        for group in self._groups:
+            for name, flat in (group.state or {}).items():
+                for i, view in zip(group.indices, group.split(flat)):
+                    out[i][name] = view
+        return out
 
     @property
     def lr(self):
@@ -62,9 +71,6 @@ class Optimizer:
             group.check()
             if group.state is None:
                 group.state = self._init_state(group.data)
-                for name, flat in group.state.items():
-                    for i, view in zip(group.indices, group.split(flat)):
-                        self.state[i][name] = view
             self._update(group.data, group.grad, group.state)
 
     def _init_state(self, data):
