@@ -189,6 +189,23 @@ def check_continuity(history, events):
         assert steps == list(range(int(steps[0]), int(steps[0]) + len(steps)))
 
 
+def check_resume_and_set_lr(client, job_id, paused, step):
+    """A job paused at `step` (state event `paused`) resumes and steps on; a new learning rate reaches its
+    later steps; an invalid one is refused field by field by whoever trains it."""
+    assert client.call("resume", {"job_id": job_id}) == {"ok": True, "state": "running"}
+    client.wait_event(job_id, "state", lambda e: e["state"] == "running" and e["seq"] > paused["seq"])
+    client.wait_steps(job_id, step + 5)
+
+    assert client.call("set_lr", {"job_id": job_id, "lr": 0.003}) == {"ok": True, "lr": 0.003}
+    lr_event = client.wait_event(job_id, "lr")
+    assert lr_event["lr"] == pytest.approx(0.003)
+    client.wait_event(job_id, "steps", lambda e: e["seq"] > lr_event["seq"])
+    later = [e for e in client.events(job_id, "steps") if e["seq"] > lr_event["seq"]]
+    assert later and all(e["lr"] == pytest.approx(0.003) for e in later)
+    bad = client.call("set_lr", {"job_id": job_id, "lr": -1})
+    assert bad["ok"] is False and "lr" in bad.get("errors", {}), bad
+
+
 def free_port():
     import socket
 

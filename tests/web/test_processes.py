@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from support import TEST_SETTINGS, TINY_MNIST, check_continuity, fast_config, long_config, wait_until
+from support import (TEST_SETTINGS, TINY_MNIST, check_continuity, check_resume_and_set_lr, fast_config,
+                     long_config, wait_until)
 from web import create_app
 
 TERMINAL = ("finished", "stopped", "failed")
@@ -133,18 +134,7 @@ def test_pause_resume_set_lr_and_stop_reach_the_worker(socket_client, manager, h
     assert max(a.steps(job_id)) == worker_step
     assert a.call("pause", {"job_id": job_id})["ok"] is False  # already paused: refused by the worker
 
-    assert a.call("resume", {"job_id": job_id}) == {"ok": True, "state": "running"}
-    a.wait_event(job_id, "state", lambda e: e["state"] == "running" and e["seq"] > paused["seq"])
-    a.wait_steps(job_id, worker_step + 5)
-
-    assert a.call("set_lr", {"job_id": job_id, "lr": 0.003}) == {"ok": True, "lr": 0.003}
-    lr_event = a.wait_event(job_id, "lr")
-    assert lr_event["lr"] == pytest.approx(0.003)
-    a.wait_event(job_id, "steps", lambda e: e["seq"] > lr_event["seq"])
-    later = [e for e in a.events(job_id, "steps") if e["seq"] > lr_event["seq"]]
-    assert later and all(e["lr"] == pytest.approx(0.003) for e in later)
-    bad = a.call("set_lr", {"job_id": job_id, "lr": -1})  # validated in the worker, refused field by field
-    assert bad["ok"] is False and "lr" in bad.get("errors", {}), bad
+    check_resume_and_set_lr(a, job_id, paused, worker_step)
 
     assert a.call("stop", {"job_id": job_id})["ok"] is True
     a.wait_state(job_id, "stopped")

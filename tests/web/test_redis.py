@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from support import TINY_MNIST, alive, check_continuity, descendants, fast_config, long_config, wait_until
+from support import (TINY_MNIST, alive, check_continuity, check_resume_and_set_lr, descendants, fast_config,
+                     long_config, wait_until)
 
 TERMINAL = ("finished", "stopped", "failed")
 
@@ -89,18 +90,7 @@ def test_controls_reach_the_worker_through_redis(redis_server, redis_workers, re
     refused = a.call("pause", {"job_id": job_id})
     assert refused["ok"] is False and "paused" in refused["message"]
 
-    assert a.call("resume", {"job_id": job_id}) == {"ok": True, "state": "running"}
-    a.wait_event(job_id, "state", lambda e: e["state"] == "running" and e["seq"] > paused["seq"])
-    a.wait_steps(job_id, worker_step + 5)
-
-    assert a.call("set_lr", {"job_id": job_id, "lr": 0.003}) == {"ok": True, "lr": 0.003}
-    lr_event = a.wait_event(job_id, "lr")
-    assert lr_event["lr"] == pytest.approx(0.003)
-    a.wait_event(job_id, "steps", lambda e: e["seq"] > lr_event["seq"])
-    later = [e for e in a.events(job_id, "steps") if e["seq"] > lr_event["seq"]]
-    assert later and all(e["lr"] == pytest.approx(0.003) for e in later)
-    bad = a.call("set_lr", {"job_id": job_id, "lr": -1})  # validated in the worker, refused field by field
-    assert bad["ok"] is False and "lr" in bad.get("errors", {}), bad
+    check_resume_and_set_lr(a, job_id, paused, worker_step)
 
     b = live_client(a.base_url)  # another session may watch but not control
     assert b.call("watch", {"job_id": job_id})["owner"] is False
