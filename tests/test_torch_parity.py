@@ -4,7 +4,7 @@ import pytest
 
 from bpnet import nn, optim
 
-torch = pytest.importorskip("torch")
+import torch  # requirements-dev.txt pins the CPU wheel: these tests never skip
 tnn = torch.nn
 
 F64 = np.float64
