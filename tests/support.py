@@ -26,14 +26,14 @@ TIMEOUT = 20.0  # generous: the suite must not flake on two busy cores; a passin
 
 
 def fast_config(**overrides):
-    """A tiny function-fit config (5 epochs of 4 steps), with overrides; epochs=5000 makes a job that runs
-    until stopped (20 000 steps, several seconds)."""
+    """A tiny function-fit config (5 epochs of 4 steps), with overrides."""
     return {**TINY, **overrides}
 
 
 def long_config(**overrides):
-    """A tiny job that keeps running until it is stopped (tests stop it; teardown stops the rest)."""
-    return fast_config(epochs=5000, **overrides)
+    """A tiny job that keeps running until it is stopped (tests stop it; teardown stops the rest): 200 000
+    steps, tens of seconds on a fast machine, so no test can see it end by itself."""
+    return fast_config(n_samples=400, epochs=5000, **overrides)
 
 
 def wait_until(condition, timeout=TIMEOUT, interval=0.01, message="condition"):

@@ -4,7 +4,8 @@ Every event is a plain JSON-ready dict with ``type``, ``job_id``, ``seq`` (1, 2,
 consumer can detect loss or reordering), ``run`` (index of the run inside a comparison; 0 for a single
 job) and ``time`` (when the engine made it, Unix seconds: latency can be measured end to end). Floats that are NaN or infinite are sent as null. Types and payloads:
 
-``state``     ``state`` (created|running|paused|finished|stopped|failed), ``message``
+``state``     ``state`` (created|running|paused|finished|stopped|failed), ``message``; when paused, ``steps``:
+              the step each run stopped at (no step runs after it until the job resumes)
 ``dataset``   static plot data, once per run: ``task``, ``label``, ``steps_per_epoch``, ``total_steps``, ``layers``
               and per task: function ``x_train, y_train, x_val, y_val, x_grid, y_grid``; surface ``xs, ys,
               z_true`` (rows = y) and ``train_points`` (as [[x, y, z]...]); classification ``points, labels, xs,

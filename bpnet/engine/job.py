@@ -113,11 +113,14 @@ class Job:
         return self
 
     def pause(self):
-        with self._lock:
-            if self.state != "running":
-                raise JobError(f"cannot pause a job that is {self.state}")
-            self._resume.clear()
-            self._set_state("paused")
+        """Pause after the step under way: once this returns no step runs until resume(), and the 'paused'
+        state event says at which step each run stopped (`steps`), the last step the job will report."""
+        with self._model_lock:  # (a step holds this lock: waiting for it makes the paused step count final)
+            with self._lock:
+                if self.state != "running":
+                    raise JobError(f"cannot pause a job that is {self.state}")
+                self._resume.clear()
+                self._set_state("paused", steps=[t.step for t in self.trainers])
 
     def resume(self):
         with self._lock:
@@ -157,11 +160,11 @@ class Job:
     def done(self):
         return self.state in TERMINAL
 
-    def _set_state(self, state, message=""):
+    def _set_state(self, state, message="", **payload):
         self.state, self.message = state, message
         if state in TERMINAL:
             self.finished_at = time.time()
-        self._emit("state", state=state, message=message)
+        self._emit("state", state=state, message=message, **payload)
 
     # --- the loop -----------------------------------------------------------------------------
     def _run(self):
@@ -207,6 +210,8 @@ class Job:
             for entry in list(live):
                 i, rec, steps = entry
                 with self._model_lock:
+                    if self._stop or not self._resume.is_set():  # paused or stopped since the round began
+                        break
                     try:
                         record = next(steps)
                     except StopIteration:

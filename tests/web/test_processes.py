@@ -127,8 +127,8 @@ def test_pause_resume_set_lr_and_stop_reach_the_worker(socket_client, manager, h
 
     assert a.call("pause", {"job_id": job_id}) == {"ok": True, "state": "paused"}
     paused = a.wait_state(job_id, "paused")
-    worker_step = http.get(f"/jobs/{job_id}/history.json").get_json()["runs"][0]["step"]
-    wait_until(lambda: max(a.steps(job_id)) == worker_step, message="the steps done before the pause")
+    worker_step = paused["steps"][0]  # the last step the worker made before it paused
+    a.wait_steps(job_id, worker_step)
     time.sleep(0.3)  # a paused job does not step (checked over a short while)
     assert http.get(f"/jobs/{job_id}/history.json").get_json()["runs"][0]["step"] == worker_step
     assert max(a.steps(job_id)) == worker_step

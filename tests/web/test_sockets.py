@@ -76,10 +76,10 @@ def test_pause_stops_the_steps_and_resume_continues(socket_client, manager):
     ack = a.call("pause", {"job_id": job_id})
     assert ack == {"ok": True, "state": "paused"}
     paused = a.wait_state(job_id, "paused")
-    # the job flushes every step done before the pause: the client catches up with the trainer, which stays put
-    wait_until(lambda: max(a.steps(job_id)) == job.trainers[0].step, message="the steps before the pause")
-    paused_at = job.trainers[0].step
-    time.sleep(0.3)
+    paused_at = paused["steps"][0]  # the step under way when pause came was finished: no step after this one
+    assert paused_at == job.trainers[0].step
+    a.wait_steps(job_id, paused_at)  # the job flushes every step done before the pause
+    time.sleep(0.3)  # (checking that nothing happens for a while)
     assert job.trainers[0].step == paused_at and max(a.steps(job_id)) == paused_at
     assert a.call("pause", {"job_id": job_id})["ok"] is False  # already paused
 
