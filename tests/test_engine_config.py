@@ -190,6 +190,24 @@ def test_total_steps_are_capped():
     validate_config({"task": "function", "n_samples": 20000, "batch_size": 2, "epochs": 200})
 
 
+def test_total_steps_count_full_batches_only():
+    # 20000 samples, 16000 for training, in batches of 3: 5333 full batches (the last sample is dropped);
+    # 375 epochs are 1,999,875 steps, within the limit (counting the incomplete batch would make it 2,000,250)
+    validate_config({"task": "function", "n_samples": 20000, "batch_size": 3, "epochs": 375})
+    assert "2,005,208" in errors_of({"task": "function", "n_samples": 20000, "batch_size": 3, "epochs": 376})["epochs"]
+
+
+def test_batch_norm_needs_two_samples_per_batch():
+    errors = errors_of({"task": "function", "batch_norm": True, "batch_size": 1})
+    assert list(errors) == ["batch_size"] and "batch norm" in errors["batch_size"]
+    validate_config({"task": "function", "batch_norm": True, "batch_size": 2})
+    validate_config({"task": "function", "batch_norm": False, "batch_size": 1})
+    validate_config({"task": "function", "batch_norm": True, "batch_size": 1, "hidden": []})  # no hidden layer to norm
+    # a CNN's BatchNorm2d normalises over the pixels too, but its hidden dense layers are batch-normed per sample
+    validate_config({"task": "mnist", "model": "cnn", "batch_norm": True, "batch_size": 1, "hidden": []})
+    assert list(errors_of({"task": "mnist", "model": "cnn", "batch_norm": True, "batch_size": 1})) == ["batch_size"]
+
+
 # ----------------------------------------------------------------------------- formula and domain
 
 def test_bad_formula_carries_the_parsers_column_message():

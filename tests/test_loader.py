@@ -1,6 +1,7 @@
 """DataLoader, train_test_split and Standardizer."""
 import numpy as np
 import pytest
+import torch  # requirements-dev.txt pins the CPU wheel
 
 import bpnet
 from bpnet.data import DataLoader, Standardizer, train_test_split
@@ -48,6 +49,26 @@ def test_exact_multiple_and_oversized_batch():
     assert len(DataLoader(x, y, batch_size=5, drop_last=False)) == 4
     assert [len(bx) for bx, _ in DataLoader(x, y, batch_size=50)] == [20]
     assert list(DataLoader(x, y, batch_size=50, drop_last=True)) == []
+
+
+@pytest.mark.parametrize("n, batch_size", [(23, 5), (20, 5), (4, 5), (1, 1), (33, 32)])
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_batches_and_len_match_pytorch(n, batch_size, drop_last):
+    x, y = dataset(n)
+    ours = DataLoader(x, y, batch_size=batch_size, drop_last=drop_last)
+    theirs = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y)),
+                                         batch_size=batch_size, drop_last=drop_last)
+    assert len(ours) == len(theirs)
+    assert [by.tolist() for _, by in ours] == [by.tolist() for _, by in theirs]
+
+
+def test_shuffled_drop_last_drops_the_tail_of_the_epochs_permutation_as_pytorch_does():
+    x, y = dataset(23)
+    order = np.concatenate([by for _, by in DataLoader(x, y, batch_size=5, shuffle=True, seed=4)])
+    ours = DataLoader(x, y, batch_size=5, shuffle=True, drop_last=True, seed=4)
+    theirs = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y)),
+                                         batch_size=5, sampler=order.tolist(), drop_last=True)
+    assert [by.tolist() for _, by in ours] == [by.tolist() for _, by in theirs]
 
 
 def test_loader_is_re_iterable():

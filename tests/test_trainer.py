@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bpnet import nn
-from bpnet.engine.config import ConfigError
+from bpnet.engine.config import ConfigError, batches_per_epoch, training_size
 from bpnet.engine.models import build_model, weight_layers
 from bpnet.engine.trainer import Diverged, Trainer
 
@@ -83,11 +83,11 @@ def test_train_and_validation_splits_have_the_configured_sizes():
 
 
 def test_mnist_evaluates_on_a_fixed_subset_every_few_steps_and_on_the_whole_split_at_epoch_end():
-    t = Trainer(dict(MNIST, epochs=2))  # 1000 images in batches of 128: 8 steps per epoch
-    assert t.steps_per_epoch == 8
+    t = Trainer(dict(MNIST, epochs=2))  # 1000 images in batches of 128: 7 full batches per epoch
+    assert t.steps_per_epoch == 7
     evals = [(r["step"], r["eval"]) for r in t.steps() if "eval" in r]
     assert [(step, ev["split"]) for step, ev in evals] == [
-        (3, "subset"), (6, "subset"), (8, "full"), (9, "subset"), (12, "subset"), (15, "subset"), (16, "full")]
+        (3, "subset"), (6, "subset"), (7, "full"), (9, "subset"), (12, "subset"), (14, "full")]
     subsets = [ev["indices"] for _, ev in evals if ev["split"] == "subset"]
     assert all(len(ix) == 100 for ix in subsets)
     assert all(np.array_equal(ix, subsets[0]) for ix in subsets)  # the same images every time
@@ -97,6 +97,45 @@ def test_mnist_evaluates_on_a_fixed_subset_every_few_steps_and_on_the_whole_spli
         assert ev["step"] == step and len(ev["indices"]) == n and ev["outputs"].shape == (n, 10)
         assert 0.0 <= ev["val_acc"] <= 1.0 and math.isfinite(ev["val_loss"])
         assert 0.0 <= ev["train_acc"] <= 1.0 and math.isfinite(ev["train_loss"])
+
+
+@pytest.mark.parametrize("config, full_batches", [
+    (dict(FUNCTION, n_samples=201, batch_size=32), 5),              # 161 training points: 5 x 32 + 1
+    (dict(CLASSIFICATION, n_samples=401, batch_size=32), 10),       # 321: 10 x 32 + 1
+    (dict(MNIST, n_samples=1025, eval_every=100), 8),               # 1025 images: 8 x 128 + 1
+], ids=["function", "classification", "mnist"])
+def test_the_incomplete_last_batch_is_dropped_so_batch_norm_trains(config, full_batches):
+    t = Trainer(dict(config, batch_norm=True))
+    batch_size = t.config["batch_size"]
+    assert len(t.task.x_train) == full_batches * batch_size + 1
+    assert [len(xb) for xb, _ in Trainer(t.config).loader] == [batch_size] * full_batches
+    assert t.steps_per_epoch == full_batches and t.total_steps == full_batches * t.config["epochs"]
+    records = list(itertools.islice(t.steps(), full_batches + 1))  # one epoch and a step into the next
+    assert records[full_batches - 1]["epoch"] == 1.0
+    assert all(math.isfinite(r["loss"]) for r in records)
+
+
+def test_a_training_set_smaller_than_one_batch_is_one_batch():
+    t = Trainer(dict(FUNCTION, n_samples=20, batch_size=32, batch_norm=True))  # 16 training points
+    assert t.steps_per_epoch == 1 and [len(xb) for xb, _ in t.loader] == [16]
+    assert len(list(t.steps())) == t.config["epochs"]
+
+
+@pytest.mark.parametrize("task", [FUNCTION, CLASSIFICATION], ids=["function", "classification"])
+def test_every_valid_small_batch_norm_config_trains(task):
+    """A config validate_config accepts never fails in training (a job would call that an internal error)."""
+    trained = 0
+    for n_samples, val_fraction, batch_size in itertools.product((10, 11, 13, 17), (0.05, 0.2, 0.5), range(1, 12)):
+        config = dict(task, n_samples=n_samples, val_fraction=val_fraction, batch_size=batch_size, batch_norm=True,
+                      epochs=1)
+        try:
+            t = Trainer(config)
+        except ConfigError:
+            continue
+        assert len(list(t.steps())) == t.total_steps
+        assert t.total_steps == batches_per_epoch(training_size(t.config), batch_size)  # as validation counts them
+        trained += 1
+    assert trained > 100
 
 
 def test_mnist_steps_without_evaluation_carry_no_validation():

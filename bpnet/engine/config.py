@@ -12,7 +12,7 @@ import numpy as np
 from ..formula import FormulaError, parse_formula
 
 __all__ = ["ConfigError", "FIELDS", "TASKS", "OPTIMIZERS", "validate_config", "validate_field", "schema", "defaults",
-           "MAX_STEPS"]
+           "MAX_STEPS", "training_size", "batches_per_epoch"]
 
 TASKS = ("function", "surface", "classification", "mnist")
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
@@ -216,6 +216,17 @@ def check_formula(c, n=201):
         parse_formula(c["formula"], ("x", "y")).check_finite(xs, ys)
 
 
+def training_size(c):
+    """How many samples a valid config trains on (the tasks split off validation the same way)."""
+    n = c["n_samples"]
+    return n if c["task"] == "mnist" else n - min(max(round(n * c["val_fraction"]), 1), n - 1)
+
+
+def batches_per_epoch(n_train, batch_size):
+    """Full batches only: the incomplete last one is dropped (PyTorch's drop_last), unless it is the only one."""
+    return max(1, n_train // batch_size)
+
+
 def _cross_checks(c, errors):
     """Constraints between fields (domain order, total work, architecture/task fit)."""
     out = {}
@@ -229,9 +240,10 @@ def _cross_checks(c, errors):
             out["formula"] = str(exc)
     if c.get("task") == "mnist" and c.get("model") == "cnn" and not c.get("conv_channels"):
         out["conv_channels"] = "a CNN needs at least one conv block"
-    if {"n_samples", "batch_size", "epochs"} <= c.keys():
-        train = c["n_samples"] if c["task"] == "mnist" else max(1, round(c["n_samples"] * (1 - c.get("val_fraction", 0))))
-        steps = c["epochs"] * math.ceil(train / c["batch_size"])
+    if c.get("batch_norm") and c.get("hidden") and c.get("batch_size") == 1:
+        out["batch_size"] = "batch norm needs at least 2 samples per batch (or no hidden layer)"
+    if {"n_samples", "batch_size", "epochs"} <= c.keys() and "val_fraction" not in errors:
+        steps = c["epochs"] * batches_per_epoch(training_size(c), c["batch_size"])
         if steps > MAX_STEPS:
             out["epochs"] = (f"this would run {steps:,} steps; the limit is {MAX_STEPS:,}: "
                              "use fewer epochs or a larger batch size")

@@ -40,8 +40,11 @@ class Trainer:
         self.model = build_model(c, self.task.in_shape, self.task.out_features, np.random.default_rng(init_seed),
                                  np.random.default_rng(dropout_seed), dtype)
         self.optimizer = make_optimizer(c, self.model.parameters())
+        # an incomplete last batch is dropped (a batch of one breaks batch norm and skews the epoch's figures),
+        # unless it is the only batch: a training set smaller than batch_size is one batch
+        n_train = len(self.task.x_train)
         self.loader = DataLoader(self.task.x_train, self.task.y_train, c["batch_size"], shuffle=True,
-                                 seed=shuffle_seed)
+                                 drop_last=n_train >= c["batch_size"], seed=shuffle_seed)
         self.steps_per_epoch = len(self.loader)
         self.total_steps = self.steps_per_epoch * c["epochs"]
         self.base_lr = c["lr"]
