@@ -32,8 +32,12 @@ def as_a_user(argv, cwd):
     return out.stdout
 
 
+def cli_block():
+    return re.search(r"```\n(.*?)```", section("The command-line trainer"), re.S).group(1)
+
+
 def cli_examples():
-    block = re.search(r"```\n(.*?)```", section("The command-line trainer"), re.S).group(1)
+    block = cli_block()
     commands = [shlex.split(line, comments=True) for line in block.replace("\\\n", " ").splitlines()]
     assert all(c[:3] == [".venv/bin/python", "-m", "bpnet"] for c in commands)
     return [c[3:] for c in commands]
@@ -42,6 +46,9 @@ def cli_examples():
 def test_bpnet_is_installed_in_the_environment_from_this_checkout(tmp_path):
     where = as_a_user(["-c", "import bpnet; print(bpnet.__file__)"], tmp_path).strip()
     assert Path(where).resolve().is_relative_to(ROOT), f"bpnet comes from {where}, not from this checkout"
+    command = Path(sys.executable).parent / "bpnet"  # the README's `.venv/bin/bpnet`
+    assert "job finished" in subprocess.run([command, "train", "--epochs", "1", "--quiet"], cwd=tmp_path, env=USER_ENV,
+                                            capture_output=True, text=True, timeout=60).stdout
 
 
 def test_library_example_runs_as_a_file_outside_the_checkout_and_loads_back(tmp_path):
@@ -69,7 +76,7 @@ def test_command_line_examples_run_outside_the_checkout(tmp_path):
 
 
 def test_the_files_the_examples_write_are_git_ignored():
-    written = re.findall(r"--save-(?:model|history) (\S+)", section("The command-line trainer"))
+    written = re.findall(r"--save-(?:model|history) (\S+)", cli_block())
     written += re.findall(r'np\.savez\("([^"]+)"', section("The library in 20 lines"))
     assert sorted(written) == ["activation.json", "fit.csv", "fit.npz", "sine.npz"]
     for name in written:

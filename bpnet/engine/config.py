@@ -12,7 +12,7 @@ import numpy as np
 from ..formula import FormulaError, parse_formula
 
 __all__ = ["ConfigError", "FIELDS", "TASKS", "OPTIMIZERS", "validate_config", "validate_field", "schema", "defaults",
-           "MAX_STEPS", "training_size", "batches_per_epoch"]
+           "MAX_STEPS", "training_size", "batches_per_epoch", "format_number"]
 
 TASKS = ("function", "surface", "classification", "mnist")
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
@@ -130,14 +130,14 @@ def _number(value, kind):
     return as_float
 
 
-def _fmt(v):
+def format_number(v):
     """A number for a message: whole numbers in full (2147483647), others short (1e-06)."""
     return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else f"{v:g}"
 
 
 def _in_range(value, spec):
     if spec["min"] is not None and value < spec["min"] or spec["max"] is not None and value > spec["max"]:
-        raise ValueError(f"must be between {_fmt(spec['min'])} and {_fmt(spec['max'])}, got {_fmt(value)}")
+        raise ValueError(f"must be between {format_number(spec['min'])} and {format_number(spec['max'])}, got {format_number(value)}")
     return value
 
 
