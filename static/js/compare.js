@@ -2,7 +2,7 @@
  * per-run gradient norms on one shared log scale. */
 (function () {
   "use strict";
-  const C = BP.colors, fmt = BP.fmt, comparisons = BP.data.comparisons;
+  const C = BP.colors, fmt = BP.fmt, comparisons = BP.data.comparisons, escapeHtml = BP.escapeHtml;
   const nameSel = document.getElementById("cmp-name"), taskSel = document.getElementById("cmp-task");
   const forms = {
     mnist: new BP.SettingsForm(document.getElementById("form-cmp-mnist")),
@@ -123,7 +123,7 @@
     if (!nc.names) {
       nc.names = ev.names;
       if (run === 0) layerLegend(ev.names);
-      nc.chart.reset(ev.names.map((n, i) => ({ name: n.replace("Linear", "Dense").replace("Conv2d", "Conv"),
+      nc.chart.reset(ev.names.map((n, i) => ({ name: BP.layerName(n),
         line: { color: BP.layerColor(i, ev.names.length), width: 1.5 }, hovertemplate: n + " %{y:.3g}<extra>step %{x}</extra>" })));
     }
     let lo = Infinity, hi = -Infinity;
@@ -139,7 +139,7 @@
   function layerLegend(names) {
     const el = document.getElementById("layer-legend");
     el.innerHTML = names.map((n, i) => '<span><i style="background:' + BP.layerColor(i, names.length) + '"></i>' +
-      escapeHtml(n.replace("Linear", "Dense").replace("Conv2d", "Conv")) + (i === 0 ? " (first)" : i === names.length - 1 ? " (last)" : "") + "</span>").join("");
+      escapeHtml(BP.layerName(n)) + (i === 0 ? " (first)" : i === names.length - 1 ? " (last)" : "") + "</span>").join("");
   }
 
   /** One log range for every run's chart, widened in half decades so it rarely changes. */
@@ -184,74 +184,68 @@
     });
   }
 
-  function escapeHtml(s) {
-    return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
-  }
-
-  const job = new BP.JobView({
-    page: "compare",
+  BP.page.setup({
     form,
     payload: () => ({ comparison: nameSel.value, config: form().values() }),
     resetForm: loadDefaults,
     onControls: (locked) => {
       nameSel.disabled = taskSel.disabled = locked;
     },
-    handlers: {
-      reset(n, history) {
-        known = history.runs.map((r) => ({ label: r.label, dataset: r.dataset }));
-        setup(known); // none yet when a worker process or machine has not begun the job: its dataset events follow
-      },
-      config(cfg, history) {
-        const name = (history.kind || "").replace(/^compare:/, "");
-        if (comparisons[name]) nameSel.value = name;
-        taskSel.value = cfg.task in forms ? cfg.task : "mnist";
-        selectTask();
-        describe();
-        form().fill(cfg);
-      },
-      dataset(run, ev) {
-        if (!known[run]) { // the job began after its history was sent: the runs come one by one, before any step
-          known[run] = { label: ev.label, dataset: ev };
-          setup(known.filter(Boolean));
-        }
-        if (runs[run]) runs[run].label = ev.label || runs[run].label;
-        if (ev.task === "function" && !fitData) {
-          fitData = ev;
-          fitLayout.yaxis = BP.merge(fitLayout.yaxis, { autorange: true });
-          BP.render.request("cmpfit", drawFit);
-        }
-      },
-      steps(run, ev) {
-        loss.push(lossIndex(run, 0), ev.step, ev.loss);
-        if (ev.val_loss && task !== "mnist") loss.push(lossIndex(run, 1), ev.step, ev.val_loss);
-      },
-      eval(run, ev) {
-        loss.pushOne(lossIndex(run, 1), ev.step, ev.val_loss);
-        second.pushOne(run * 2, ev.step, ev.val_acc);
-        if (ev.split === "full") {
-          loss.pushOne(lossIndex(run, 2), ev.step, ev.val_loss);
-          second.pushOne(run * 2 + 1, ev.step, ev.val_acc);
-        }
-      },
-      snapshot(run, ev) {
-        if (ev.y_pred) {
-          fitPreds[run] = ev.y_pred;
-          BP.render.request("cmpfit", drawFit);
-        }
-      },
-      norms(run, ev) {
-        pushNorms(run, ev);
-      },
-      lr(run, ev) {
-        if (run === 0) loss.marker(ev.step, "lr " + fmt.num(ev.lr, 3));
-      },
-      done(run, ev) {
-        if (!runs[run]) return;
-        if (ev.failed) runs[run].failed = ev.failed;
-        else runs[run].final = ev;
-        renderResults();
-      },
-    },
   });
-  BP.job = job;
+  BP.views.register("compare", () => ({
+    reset(n, history) {
+      known = history.runs.map((r) => ({ label: r.label, dataset: r.dataset }));
+      setup(known); // none yet when a worker process or machine has not begun the job: its dataset events follow
+    },
+    config(cfg, history) {
+      const name = (history.kind || "").replace(/^compare:/, "");
+      if (comparisons[name]) nameSel.value = name;
+      taskSel.value = cfg.task in forms ? cfg.task : "mnist";
+      selectTask();
+      describe();
+      form().fill(cfg);
+    },
+    dataset(run, ev) {
+      if (!known[run]) { // the job began after its history was sent: the runs come one by one, before any step
+        known[run] = { label: ev.label, dataset: ev };
+        setup(known.filter(Boolean));
+      }
+      if (runs[run]) runs[run].label = ev.label || runs[run].label;
+      if (ev.task === "function" && !fitData) {
+        fitData = ev;
+        fitLayout.yaxis = BP.merge(fitLayout.yaxis, { autorange: true });
+        BP.render.request("cmpfit", drawFit);
+      }
+    },
+    steps(run, ev) {
+      loss.push(lossIndex(run, 0), ev.step, ev.loss);
+      if (ev.val_loss && task !== "mnist") loss.push(lossIndex(run, 1), ev.step, ev.val_loss);
+    },
+    eval(run, ev) {
+      loss.pushOne(lossIndex(run, 1), ev.step, ev.val_loss);
+      second.pushOne(run * 2, ev.step, ev.val_acc);
+      if (ev.split === "full") {
+        loss.pushOne(lossIndex(run, 2), ev.step, ev.val_loss);
+        second.pushOne(run * 2 + 1, ev.step, ev.val_acc);
+      }
+    },
+    snapshot(run, ev) {
+      if (ev.y_pred) {
+        fitPreds[run] = ev.y_pred;
+        BP.render.request("cmpfit", drawFit);
+      }
+    },
+    norms(run, ev) {
+      pushNorms(run, ev);
+    },
+    lr(run, ev) {
+      if (run === 0) loss.marker(ev.step, "lr " + fmt.num(ev.lr, 3));
+    },
+    done(run, ev) {
+      if (!runs[run]) return;
+      if (ev.failed) runs[run].failed = ev.failed;
+      else runs[run].final = ev;
+      renderResults();
+    },
+  }));
 })();

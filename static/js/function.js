@@ -2,18 +2,6 @@
 (function () {
   "use strict";
   const C = BP.colors;
-  const fitLayout = BP.layout({
-    xaxis: { title: { text: "x" } }, yaxis: { title: { text: "y" } }, hovermode: "closest",
-    margin: { l: 56, r: 34, t: 30, b: 42 },
-  });
-  // the points and the target are drawn once per run; only the network's curve (an overlay) per snapshot
-  const fit = new BP.Layered("chart-fit", "chart-fit-net", fitLayout);
-  const loss = new BP.SeriesChart("chart-loss", {
-    layout: { xaxis: { title: { text: "step" } }, yaxis: { title: { text: "loss (MSE)" }, exponentformat: "power" }, hovermode: "x unified" },
-  });
-  BP.lossTools(loss, "chart-loss");
-  const norms = new BP.NormsChart("chart-norms");
-  let data = null, pred = null, rev = 0;
 
   function yRange(d) {
     let lo = Infinity, hi = -Infinity;
@@ -23,54 +11,60 @@
     return [lo - pad, hi + pad];
   }
 
-  function drawBase() {
-    if (!data) return;
-    const formula = data.config.formula;
-    const nt = Math.min(data.x_train.length, 600), nv = Math.min(data.x_val.length, 300); // drawn, not all of 20000
-    fit.drawBase([
-      { type: "scatter", mode: "lines", name: "target " + formula, x: data.x_grid, y: data.y_grid,
-        line: { color: C.target, width: 2.5 }, hovertemplate: "x %{x:.3f}<br>target %{y:.4g}<extra></extra>" },
-      { type: "scatter", mode: "markers", name: "training points", x: BP.thin(data.x_train, nt), y: BP.thin(data.y_train, nt),
-        marker: { color: C.train, size: 5, opacity: 0.6 }, hovertemplate: "training point<br>x %{x:.3f}, y %{y:.4g}<extra></extra>" },
-      { type: "scatter", mode: "markers", name: "validation points", x: BP.thin(data.x_val, nv), y: BP.thin(data.y_val, nv),
-        marker: { color: "#fff", size: 6, line: { color: C.val, width: 1.6 } },
-        hovertemplate: "validation point<br>x %{x:.3f}, y %{y:.4g}<extra></extra>" },
-      { type: "scatter", mode: "lines", name: "network", x: [null], y: [null], line: { color: C.model, width: 3 },
-        hoverinfo: "skip" }, // its legend entry: the curve itself is the overlay
-    ]);
-  }
-  function drawFit() {
-    if (!data) return;
-    fit.drawOverlay([{ type: "scatter", mode: "lines", name: "network", x: data.x_grid, y: pred || [],
-      line: { color: C.model, width: 3 } }]);
-  }
-  const requestFit = () => BP.render.request("fit", drawFit);
+  BP.views.register("fit", () => {
+    const fitLayout = BP.layout({
+      xaxis: { title: { text: "x" } }, yaxis: { title: { text: "y" } }, hovermode: "closest",
+      margin: { l: 56, r: 34, t: 30, b: 42 },
+    });
+    // the points and the target are drawn once per run; only the network's curve (an overlay) per snapshot
+    const fit = new BP.Layered("chart-fit", "chart-fit-net", fitLayout);
+    let data = null, pred = null, rev = 0;
 
-  const page = BP.simplePage({
-    ...BP.lossAndNorms(loss, norms),
-    reset() {
-      data = null;
-      pred = null;
-      fit.drawOverlay([]);
-      loss.reset(BP.lossSeries());
-      norms.reset();
-    },
-    config(cfg) {
-      page.form.fill(cfg);
-    },
-    dataset(run, ev) {
-      data = ev;
-      pred = null;
-      fitLayout.uirevision = ++rev;
-      fitLayout.xaxis = BP.merge(fitLayout.xaxis, { range: [ev.config.x_min, ev.config.x_max], autorange: false });
-      fitLayout.yaxis = BP.merge(fitLayout.yaxis, { range: yRange(ev), autorange: false });
-      norms.layers(ev.layers);
-      BP.render.request("fit-base", drawBase);
-      requestFit();
-    },
-    snapshot(run, ev) {
-      pred = ev.y_pred;
-      requestFit();
-    },
+    function drawBase() {
+      if (!data) return;
+      const formula = data.config.formula;
+      const nt = Math.min(data.x_train.length, 600), nv = Math.min(data.x_val.length, 300); // drawn, not all of 20000
+      fit.drawBase([
+        { type: "scatter", mode: "lines", name: "target " + formula, x: data.x_grid, y: data.y_grid,
+          line: { color: C.target, width: 2.5 }, hovertemplate: "x %{x:.3f}<br>target %{y:.4g}<extra></extra>" },
+        { type: "scatter", mode: "markers", name: "training points", x: BP.thin(data.x_train, nt), y: BP.thin(data.y_train, nt),
+          marker: { color: C.train, size: 5, opacity: 0.6 }, hovertemplate: "training point<br>x %{x:.3f}, y %{y:.4g}<extra></extra>" },
+        { type: "scatter", mode: "markers", name: "validation points", x: BP.thin(data.x_val, nv), y: BP.thin(data.y_val, nv),
+          marker: { color: "#fff", size: 6, line: { color: C.val, width: 1.6 } },
+          hovertemplate: "validation point<br>x %{x:.3f}, y %{y:.4g}<extra></extra>" },
+        { type: "scatter", mode: "lines", name: "network", x: [null], y: [null], line: { color: C.model, width: 3 },
+          hoverinfo: "skip" }, // its legend entry: the curve itself is the overlay
+      ]);
+    }
+    function drawFit() {
+      if (!data) return;
+      fit.drawOverlay([{ type: "scatter", mode: "lines", name: "network", x: data.x_grid, y: pred || [],
+        line: { color: C.model, width: 3 } }]);
+    }
+    const requestFit = () => BP.render.request("fit", drawFit);
+
+    return {
+      reset() {
+        data = null;
+        pred = null;
+        fit.drawOverlay([]);
+      },
+      dataset(run, ev) {
+        data = ev;
+        pred = null;
+        fitLayout.uirevision = ++rev;
+        fitLayout.xaxis = BP.merge(fitLayout.xaxis, { range: [ev.config.x_min, ev.config.x_max], autorange: false });
+        fitLayout.yaxis = BP.merge(fitLayout.yaxis, { range: yRange(ev), autorange: false });
+        BP.render.request("fit-base", drawBase);
+        requestFit();
+      },
+      snapshot(run, ev) {
+        pred = ev.y_pred;
+        requestFit();
+      },
+    };
   });
+
+  BP.views.register("loss", () => BP.lossView("chart-loss", "loss (MSE)"));
+  BP.views.register("norms", () => BP.normsView(new BP.NormsChart("chart-norms")));
 })();

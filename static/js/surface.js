@@ -1,32 +1,10 @@
 /* 2-D surface page: the network's surface over the target's wireframe (3-D), the error map, loss, norms. */
 (function () {
   "use strict";
-  const C = BP.colors;
   const webgl = !!window.WebGLRenderingContext; // (creating a test context would cost a context and a warning)
   const SURFACE_SCALE = [[0, "#312e81"], [0.25, "#2563eb"], [0.5, "#14b8a6"], [0.75, "#a3e635"], [1, "#facc15"]];
   const ERROR_SCALE = [[0, "#b91c1c"], [0.25, "#f87171"], [0.5, "#ffffff"], [0.75, "#60a5fa"], [1, "#1d4ed8"]];
-
   const axis3 = (t) => ({ title: { text: t }, backgroundcolor: "#f8fafc", gridcolor: "#e2e8f0", showbackground: true, zerolinecolor: "#cbd5e1" });
-  const surfLayout = BP.layout({
-    margin: { l: 0, r: 0, t: 26, b: 0 }, legend: { x: 0, y: 1 },
-    scene: { xaxis: axis3("x"), yaxis: axis3("y"), zaxis: axis3("z"), aspectmode: "manual",
-      aspectratio: { x: 1, y: 1, z: 0.65 }, camera: { eye: { x: 1.2, y: -1.3, z: 0.8 } }, domain: { x: [0, 1], y: [0, 1] } },
-  });
-  const errLayout = BP.layout({
-    xaxis: { title: { text: "x" } }, yaxis: { title: { text: "y" } }, margin: { l: 50, r: 34, t: 30, b: 42 },
-  });
-  const surfEl = BP.plot("chart-surface", [], surfLayout);
-  const errEl = BP.plot("chart-error", [], errLayout);
-  const loss = new BP.SeriesChart("chart-loss", {
-    layout: { xaxis: { title: { text: "step" } }, yaxis: { title: { text: "loss (MSE)" }, exponentformat: "power" }, hovermode: "x unified" },
-  });
-  BP.lossTools(loss, "chart-loss");
-  const norms = new BP.NormsChart("chart-norms");
-  let data = null, pred = null, zr = [0, 1], rev = 0;
-  if (!webgl) {
-    document.querySelector("#chart-surface").closest(".chart-card").querySelector(".sub").textContent =
-      "this browser has no WebGL: showing the prediction as a map instead of in 3-D";
-  }
 
   function zRange(z) {
     let lo = Infinity, hi = -Infinity;
@@ -36,71 +14,85 @@
     return [lo - pad, hi + pad];
   }
 
-  function drawSurface() {
-    if (!data) return;
-    const xs = data.xs, ys = data.ys, cfg = data.config;
-    const hov = "x %{x:.2f}, y %{y:.2f}<br>";
-    let traces;
-    if (webgl) {
-      const sx = (cfg.x_max - cfg.x_min) / 16, sy = (cfg.y_max - cfg.y_min) / 16;
-      traces = [
-        { type: "surface", name: "target", x: xs, y: ys, z: data.z_true, hidesurface: true, showscale: false, opacity: 1,
-          contours: {
-            x: { show: true, start: cfg.x_min, end: cfg.x_max, size: sx, color: "#64748b", width: 1 },
-            y: { show: true, start: cfg.y_min, end: cfg.y_max, size: sy, color: "#64748b", width: 1 },
-          }, hoverinfo: "skip", showlegend: true },
-      ];
-      if (pred) {
-        traces.push({ type: "surface", name: "network", x: xs, y: ys, z: pred, colorscale: SURFACE_SCALE,
-          cmin: zr[0], cmax: zr[1], opacity: 0.93, showscale: false, showlegend: true,
-          lighting: { ambient: 0.75, diffuse: 0.6, specular: 0.08, roughness: 0.9 },
-          hovertemplate: hov + "network %{z:.3f}<extra></extra>" });
-      }
-    } else {
-      traces = [{ type: "heatmap", x: xs, y: ys, z: pred || data.z_true, colorscale: SURFACE_SCALE, zmin: zr[0], zmax: zr[1],
-        zsmooth: "best", hovertemplate: hov + "%{z:.3f}<extra></extra>" }];
+  BP.views.register("surface", () => {
+    const surfLayout = BP.layout({
+      margin: { l: 0, r: 0, t: 26, b: 0 }, legend: { x: 0, y: 1 },
+      scene: { xaxis: axis3("x"), yaxis: axis3("y"), zaxis: axis3("z"), aspectmode: "manual",
+        aspectratio: { x: 1, y: 1, z: 0.65 }, camera: { eye: { x: 1.2, y: -1.3, z: 0.8 } }, domain: { x: [0, 1], y: [0, 1] } },
+    });
+    const errLayout = BP.layout({
+      xaxis: { title: { text: "x" } }, yaxis: { title: { text: "y" } }, margin: { l: 50, r: 34, t: 30, b: 42 },
+    });
+    const surfEl = BP.plot("chart-surface", [], surfLayout);
+    const errEl = BP.plot("chart-error", [], errLayout);
+    let data = null, pred = null, zr = [0, 1], rev = 0;
+    if (!webgl) {
+      document.querySelector("#chart-surface").closest(".chart-card").querySelector(".sub").textContent =
+        "this browser has no WebGL: showing the prediction as a map instead of in 3-D";
     }
-    BP.react(surfEl, traces, surfLayout);
-    if (pred) drawError();
-  }
 
-  function drawError() {
-    const err = pred.map((row, i) => row.map((v, j) => (BP.finite(v) && BP.finite(data.z_true[i][j]) ? v - data.z_true[i][j] : null)));
-    let m = 0;
-    for (const row of err) for (const v of row) if (v !== null) m = Math.max(m, Math.abs(v));
-    m = Math.max(m, 0.05 * (zr[1] - zr[0]), 1e-6);
-    BP.react(errEl, [{
-      type: "heatmap", x: data.xs, y: data.ys, z: err, colorscale: ERROR_SCALE, zmid: 0, zmin: -m, zmax: m, zsmooth: "best",
-      colorbar: { thickness: 12, len: 0.8, y: 0, yanchor: "bottom", outlinewidth: 0, tickfont: { size: 11 }, title: { text: "error", side: "right" } },
-      hovertemplate: "x %{x:.2f}, y %{y:.2f}<br>error %{z:.3f}<extra></extra>",
-    }], errLayout);
-  }
+    function drawSurface() {
+      if (!data) return;
+      const xs = data.xs, ys = data.ys, cfg = data.config;
+      const hov = "x %{x:.2f}, y %{y:.2f}<br>";
+      let traces;
+      if (webgl) {
+        const sx = (cfg.x_max - cfg.x_min) / 16, sy = (cfg.y_max - cfg.y_min) / 16;
+        traces = [
+          { type: "surface", name: "target", x: xs, y: ys, z: data.z_true, hidesurface: true, showscale: false, opacity: 1,
+            contours: {
+              x: { show: true, start: cfg.x_min, end: cfg.x_max, size: sx, color: "#64748b", width: 1 },
+              y: { show: true, start: cfg.y_min, end: cfg.y_max, size: sy, color: "#64748b", width: 1 },
+            }, hoverinfo: "skip", showlegend: true },
+        ];
+        if (pred) {
+          traces.push({ type: "surface", name: "network", x: xs, y: ys, z: pred, colorscale: SURFACE_SCALE,
+            cmin: zr[0], cmax: zr[1], opacity: 0.93, showscale: false, showlegend: true,
+            lighting: { ambient: 0.75, diffuse: 0.6, specular: 0.08, roughness: 0.9 },
+            hovertemplate: hov + "network %{z:.3f}<extra></extra>" });
+        }
+      } else {
+        traces = [{ type: "heatmap", x: xs, y: ys, z: pred || data.z_true, colorscale: SURFACE_SCALE, zmin: zr[0], zmax: zr[1],
+          zsmooth: "best", hovertemplate: hov + "%{z:.3f}<extra></extra>" }];
+      }
+      BP.react(surfEl, traces, surfLayout);
+      if (pred) drawError();
+    }
 
-  const page = BP.simplePage({
-    ...BP.lossAndNorms(loss, norms),
-    reset() {
-      data = null;
-      pred = null;
-      loss.reset(BP.lossSeries());
-      norms.reset();
-    },
-    config(cfg) {
-      page.form.fill(cfg);
-    },
-    dataset(run, ev) {
-      data = ev;
-      pred = null;
-      const r = zRange(ev.z_true);
-      zr = [r[0], r[1]];
-      surfLayout.uirevision = ++rev;
-      errLayout.uirevision = rev;
-      surfLayout.scene.zaxis = BP.merge(surfLayout.scene.zaxis, { range: zr, autorange: false });
-      norms.layers(ev.layers);
-      BP.render.request("surface", drawSurface);
-    },
-    snapshot(run, ev) {
-      pred = ev.z_pred;
-      BP.render.request("surface", drawSurface);
-    },
+    function drawError() {
+      const err = pred.map((row, i) => row.map((v, j) => (BP.finite(v) && BP.finite(data.z_true[i][j]) ? v - data.z_true[i][j] : null)));
+      let m = 0;
+      for (const row of err) for (const v of row) if (v !== null) m = Math.max(m, Math.abs(v));
+      m = Math.max(m, 0.05 * (zr[1] - zr[0]), 1e-6);
+      BP.react(errEl, [{
+        type: "heatmap", x: data.xs, y: data.ys, z: err, colorscale: ERROR_SCALE, zmid: 0, zmin: -m, zmax: m, zsmooth: "best",
+        colorbar: { thickness: 12, len: 0.8, y: 0, yanchor: "bottom", outlinewidth: 0, tickfont: { size: 11 }, title: { text: "error", side: "right" } },
+        hovertemplate: "x %{x:.2f}, y %{y:.2f}<br>error %{z:.3f}<extra></extra>",
+      }], errLayout);
+    }
+
+    return {
+      reset() {
+        data = null;
+        pred = null;
+      },
+      dataset(run, ev) {
+        data = ev;
+        pred = null;
+        const r = zRange(ev.z_true);
+        zr = [r[0], r[1]];
+        surfLayout.uirevision = ++rev;
+        errLayout.uirevision = rev;
+        surfLayout.scene.zaxis = BP.merge(surfLayout.scene.zaxis, { range: zr, autorange: false });
+        BP.render.request("surface", drawSurface);
+      },
+      snapshot(run, ev) {
+        pred = ev.z_pred;
+        BP.render.request("surface", drawSurface);
+      },
+    };
   });
+
+  BP.views.register("loss", () => BP.lossView("chart-loss", "loss (MSE)"));
+  BP.views.register("norms", () => BP.normsView(new BP.NormsChart("chart-norms")));
 })();

@@ -1,0 +1,102 @@
+/* Plotly helpers: the one chart config and layout of the dashboard, creating and redrawing charts, and
+ * BP.Layered, two charts stacked so that a moving curve redraws without the points under it. */
+(function () {
+  "use strict";
+  const merge = BP.merge;
+
+  const FONT = getComputedStyle(document.body).fontFamily;
+  BP.plotConfig = {
+    responsive: true, displaylogo: false,
+    modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d", "zoomIn2d", "zoomOut2d", "hoverClosestCartesian",
+      "hoverCompareCartesian", "toggleSpikelines", "sendDataToCloud"],
+    toImageButtonOptions: { format: "png", scale: 2 },
+  };
+
+  BP.axis = function (title) {
+    return {
+      title: { text: title || "", standoff: 6, font: { size: 12 } }, gridcolor: "#eef2f7", zerolinecolor: "#dbe2ea",
+      linecolor: "#cbd5e1", ticks: "outside", tickcolor: "#cbd5e1", ticklen: 4, automargin: true,
+    };
+  };
+
+  /** The common layout; `extra` is merged in (deeply). */
+  BP.layout = function (extra) {
+    return merge({
+      autosize: true, uirevision: "keep",
+      margin: { l: 56, r: 34, t: 30, b: 42 },
+      paper_bgcolor: "#ffffff", plot_bgcolor: "#ffffff",
+      modebar: { orientation: "v", bgcolor: "rgba(255,255,255,0.85)", color: "#a3adbd", activecolor: "#4f46e5" },
+      font: { family: FONT, size: 12, color: "#334155" },
+      xaxis: BP.axis(""), yaxis: BP.axis(""),
+      legend: { orientation: "h", x: 0, xanchor: "left", y: 1.0, yanchor: "bottom", font: { size: 11.5 }, traceorder: "normal",
+        bgcolor: "rgba(0,0,0,0)", itemclick: "toggle", itemdoubleclick: "toggleothers" },
+      hoverlabel: { font: { family: FONT, size: 12 } },
+      showlegend: true,
+    }, extra || {});
+  };
+
+  const byId = (el) => (typeof el === "string" ? document.getElementById(el) : el);
+
+  /** Mark a chart as holding data (hides its placeholder). */
+  BP.markData = function (el, on) {
+    const wrap = byId(el).closest(".chart-wrap, .digits-wrap, .table-wrap, .multiples");
+    if (wrap) wrap.classList.toggle("has-data", on !== false);
+  };
+  BP.plot = function (id, traces, layout) {
+    const el = document.getElementById(id);
+    Plotly.newPlot(el, traces || [], layout || BP.layout(), BP.plotConfig);
+    return el;
+  };
+  BP.react = function (el, traces, layout) {
+    el = byId(el);
+    Plotly.react(el, traces, layout, BP.plotConfig);
+    BP.markData(el);
+  };
+
+  /** Two Plotly charts stacked in one box with the same axes: `base` (interactive: hover, zoom, legend) and
+   *  `overlay` (drawn on top, no interaction). Redrawing one does not redraw the other, so a chart whose
+   *  points stay put while one curve moves costs only the curve per update. The overlay follows the base's
+   *  plot area and axis ranges (after every draw, zoom or resize of the base). */
+  class Layered {
+    constructor(baseId, overlayId, layout) {
+      this.base = document.getElementById(baseId);
+      this.overlay = document.getElementById(overlayId);
+      this.layout = layout;
+      this.overlayTraces = [];
+      this.overlayLegend = false;
+      this.key = "";
+      Plotly.newPlot(this.base, [], layout, BP.plotConfig);
+      Plotly.newPlot(this.overlay, [], this._overlayLayout(), { staticPlot: true, responsive: true });
+      this.base.on("plotly_afterplot", () => this.sync());
+    }
+    _overlayLayout() {
+      const fl = this.base._fullLayout, s = fl && fl._size;
+      const ax = (name) => {
+        const a = fl && fl[name];
+        return { visible: false, fixedrange: true, autorange: false, range: a ? a.range.slice() : [0, 1], type: a ? a.type : "linear" };
+      };
+      return {
+        margin: s ? { l: s.l, r: s.r, t: s.t, b: s.b, pad: 0, autoexpand: false } : { l: 0, r: 0, t: 0, b: 0 },
+        paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", xaxis: ax("xaxis"), yaxis: ax("yaxis"),
+        showlegend: this.overlayLegend, legend: this.layout.legend, font: this.layout.font, autosize: true,
+      };
+    }
+    sync() {
+      const fl = this.base._fullLayout, s = fl && fl._size;
+      if (!s) return;
+      const key = [s.l, s.r, s.t, s.b, fl.width, fl.height, fl.xaxis.range, fl.yaxis.range].join();
+      if (key === this.key) return;
+      this.key = key;
+      this.drawOverlay();
+    }
+    drawBase(traces) {
+      Plotly.react(this.base, traces, this.layout, BP.plotConfig);
+      BP.markData(this.base);
+    }
+    drawOverlay(traces) {
+      if (traces) this.overlayTraces = traces;
+      Plotly.react(this.overlay, this.overlayTraces, this._overlayLayout(), { staticPlot: true, responsive: true });
+    }
+  }
+  BP.Layered = Layered;
+})();

@@ -1,0 +1,88 @@
+/* bpnet dashboard, shared core: the BP namespace, the page's data, tiny DOM and object helpers, and the
+ * frame scheduler every chart draws through.
+ *
+ * The dashboard's scripts are plain scripts (no build step), loaded in this order by _experiment.html:
+ *   core.js          BP.data, BP.$ / BP.$$, BP.finite, BP.merge, BP.cap, BP.escapeHtml, BP.render, BP.thin
+ *   format.js        BP.fmt: numbers, percentages, durations
+ *   colors.js        BP.colors, BP.runColor, BP.layerColor
+ *   charts.js        Plotly config and layout, BP.plot / BP.react, BP.Layered (a chart with an overlay)
+ *   series_chart.js  BP.SeriesChart (live line charts), BP.lossTools, BP.lossSeries
+ *   norms.js         BP.NormsChart (gradient norms per layer)
+ *   settings_form.js BP.SettingsForm (the form generated from the schema), BP.wireExamples
+ *   socket.js        BP.Connection (Socket.IO with acks and a connection badge)
+ *   status_bar.js    BP.StatusBar (state pill, counters, progress, message line)
+ *   job_tools.js     BP.JobTools (downloads and the share link)
+ *   job_view.js      BP.JobView (controls, history + events in seq order)
+ *   page.js          BP.views (a page's views register here), BP.page (mounts form, job and views)
+ * then the page's own views (function.js, surface.js, ...). A new view or panel is a new file that calls
+ * BP.views.register(...) (see page.js), added to the page's script list.
+ */
+(function () {
+  "use strict";
+
+  const BP = (window.BP = window.BP || {});
+  BP.data = JSON.parse(document.getElementById("bp-data").textContent);
+
+  BP.$ = (sel, root) => (root || document).querySelector(sel);
+  BP.$$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
+  BP.finite = (v) => typeof v === "number" && isFinite(v);
+
+  function isObj(v) {
+    return v && typeof v === "object" && !Array.isArray(v);
+  }
+  /** A deep merge of plain objects (b wins); arrays and other values are replaced, not merged. */
+  BP.merge = function merge(a, b) {
+    const out = Object.assign({}, a);
+    for (const k of Object.keys(b || {})) out[k] = isObj(a[k]) && isObj(b[k]) ? merge(a[k], b[k]) : b[k];
+    return out;
+  };
+
+  BP.cap = function (s) {
+    s = String(s || "");
+    return s.charAt(0).toUpperCase() + s.slice(1);
+  };
+
+  BP.escapeHtml = function (s) {
+    return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  };
+
+  // One redraw per animation frame at most, and never more than the machine can take: after a frame that
+  // took t ms of drawing, the next one waits about 1.5 t, so drawing uses at most ~40 % of the page's time and
+  // a slow or busy computer gets fewer, larger updates instead of a frozen page. Requests made meanwhile are
+  // merged (the latest fn per key wins), so no data is lost: the latest state is drawn.
+  BP.render = (function () {
+    const jobs = new Map();
+    let scheduled = false, cost = 0, notBefore = 0;
+    function run() {
+      const now = performance.now();
+      if (now < notBefore) {
+        setTimeout(() => requestAnimationFrame(run), notBefore - now);
+        return;
+      }
+      scheduled = false;
+      const list = Array.from(jobs.values());
+      jobs.clear();
+      for (const fn of list) fn();
+      const t = performance.now() - now;
+      cost = 0.6 * cost + 0.4 * t;
+      notBefore = performance.now() + 1.5 * cost;
+    }
+    return {
+      request(key, fn) {
+        jobs.set(key, fn);
+        if (!scheduled) {
+          scheduled = true;
+          requestAnimationFrame(run);
+        }
+      },
+    };
+  })();
+
+  /** At most `limit` items of an array, evenly spread (for drawing; the data itself is not changed). */
+  BP.thin = function (arr, limit) {
+    if (!arr || arr.length <= limit) return arr;
+    const out = [], step = arr.length / limit;
+    for (let i = 0; i < limit; i++) out.push(arr[Math.floor(i * step)]);
+    return out;
+  };
+})();

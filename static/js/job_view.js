@@ -1,0 +1,324 @@
+/* The job a page shows: its controls (Start / Pause / Stop / live learning rate), the history and the live
+ * events in seq order (a gap asks for the history again), reconnects, and the handlers that draw them. */
+(function () {
+  "use strict";
+  const $ = BP.$, finite = BP.finite, cap = BP.cap;
+  const ACTIVE = ["starting", "created", "running", "paused"];
+
+  class JobView {
+    /**
+     * opts.page      page name (storage key)
+     * opts.handlers  {reset(nRuns, history), dataset(run, ev), steps, eval, snapshot, norms, lr, done, config(config, history)}
+     * opts.payload() {config} or {comparison, config}; null to abort
+     * opts.form()    the SettingsForm in use
+     */
+    constructor(opts) {
+      this.opts = opts;
+      this.h = opts.handlers;
+      this.readOnly = !!BP.data.watch;
+      this.jobId = null;
+      this.owner = false;
+      this.state = "idle";
+      this.lastSeq = 0;
+      this.runs = [];
+      this.watchUrl = "";
+      this.storageKey = "bpnet.job." + opts.page;
+      this.status = new BP.StatusBar();
+      this.tools = new BP.JobTools((text, kind) => this.setMessage(text, kind));
+      this.el = { start: $("#btn-start"), pause: $("#btn-pause"), stop: $("#btn-stop"), lr: $("#live-lr"),
+        lrBtn: $("#btn-lr"), reset: $("#btn-reset") };
+      this._wire();
+      this.conn = new BP.Connection($("#st-conn"), {
+        connect: () => this._connected(),
+        disconnect: () => this.updateControls(),
+        history: (h) => this._history(h),
+        events: (list) => this._events(list),
+      });
+      this.socket = this.conn.socket;
+      this.updateControls();
+    }
+
+    get connected() {
+      return this.conn ? this.conn.connected : false;
+    }
+
+    call(event, data, timeout) {
+      return this.conn.call(event, data, timeout);
+    }
+
+    // --- wiring ---------------------------------------------------------------------------------
+    _wire() {
+      const e = this.el;
+      e.start.addEventListener("click", () => this.start());
+      e.pause.addEventListener("click", () => this.control(this.state === "paused" ? "resume" : "pause"));
+      e.stop.addEventListener("click", () => this.control("stop"));
+      e.lrBtn.addEventListener("click", () => this.applyLr());
+      e.lr.addEventListener("keydown", (ev) => {
+        if (ev.key === "Enter") this.applyLr();
+      });
+      e.lr.addEventListener("input", () => (this.lrEdited = true));
+      if (e.reset) e.reset.addEventListener("click", () => {
+        const form = this.opts.form();
+        if (this.opts.resetForm) this.opts.resetForm();
+        else form.reset();
+        this.setMessage("Settings back to their defaults.", "muted");
+      });
+      if (this.readOnly) {
+        $("#controls").hidden = true;
+        $("#readonly-note").hidden = false;
+        $("#own-run-link").href = "/" + BP.data.page;
+        if (e.reset) e.reset.hidden = true;
+      }
+    }
+
+    _connected() {
+      const id = this.readOnly ? BP.data.watch : this.jobId || sessionStorage.getItem(this.storageKey);
+      if (id) this.watch(id, !this.jobId && !this.readOnly).then(() => (this.settled = true));
+      else this.settled = true; // `settled`: the page shows what it will show (tests wait for it)
+      this.updateControls();
+    }
+
+    // --- actions --------------------------------------------------------------------------------
+    canStart() {
+      return !this.readOnly && this.connected && !ACTIVE.includes(this.state);
+    }
+
+    async start() {
+      if (!this.canStart()) return;
+      const form = this.opts.form();
+      form.clearErrors();
+      const payload = this.opts.payload();
+      if (!payload) return;
+      const previous = { jobId: this.jobId, state: this.state };
+      this.jobId = null;
+      this.state = "starting";
+      this.setMessage("Starting: preparing the data and the network…", "muted");
+      this.updateControls();
+      this.renderStatus();
+      const ack = await this.call("start", payload, 120000);
+      if (!ack.ok) {
+        if (this.jobId === null) {
+          this.jobId = previous.jobId;
+          this.state = previous.state;
+        }
+        if (ack.errors) {
+          const rest = form.setErrors(ack.errors);
+          const n = Object.keys(ack.errors).length;
+          this.setMessage((n === 1 ? "One setting needs fixing" : n + " settings need fixing") +
+            (rest.length ? ": " + rest.join("; ") : " (see the form)."), "error");
+        } else {
+          this.setMessage(cap(ack.message || "the server refused to start the run"), "error");
+        }
+        this.updateControls();
+        this.renderStatus();
+        return;
+      }
+      if (this.jobId !== ack.job_id) this._adopt(ack.job_id);
+      this.owner = true;
+      this.watchUrl = location.origin + ack.watch_url;
+      sessionStorage.setItem(this.storageKey, ack.job_id);
+      this.tools.updateShare(this.watchUrl);
+      this.updateControls();
+    }
+
+    async control(action) {
+      if (!this.jobId) return;
+      const ack = await this.call(action, { job_id: this.jobId });
+      if (!ack.ok) this.setMessage(cap(ack.message), "error");
+      else if (action === "stop") this.setMessage("Stopping after the current step…", "muted");
+    }
+
+    async applyLr() {
+      if (!this.jobId || this.el.lrBtn.disabled) return;
+      const raw = this.el.lr.value.trim();
+      const ack = await this.call("set_lr", { job_id: this.jobId, lr: raw === "" ? raw : Number(raw) });
+      this.lrEdited = false;
+      if (ack.ok) this.setMessage("Learning rate set to " + BP.fmt.num(ack.lr, 4) + " from the next step.", "success");
+      else this.setMessage("Learning rate not changed: " + ack.message, "error");
+    }
+
+    async watch(jobId, restoring) {
+      const ack = await this.call("watch", { job_id: jobId });
+      if (!ack.ok) {
+        if (restoring) {
+          sessionStorage.removeItem(this.storageKey);
+          return;
+        }
+        this.setMessage(this.readOnly ? "This run is no longer available: " + ack.message : cap(ack.message), "error");
+        if (!this.readOnly && jobId === this.jobId) {
+          // the job is gone (the server restarted?): back to a startable page
+          this.state = "idle";
+          this.updateControls();
+        }
+        return;
+      }
+      this.owner = !this.readOnly && !!ack.owner;
+      if (!this.readOnly && !ack.owner && jobId === this.jobId) {
+        this.setMessage("Reconnected, but this session no longer owns the run: you can watch it, not control it.", "warn");
+      }
+      if (this.readOnly) this.watchUrl = location.href;
+      else if (!this.watchUrl) this.watchUrl = location.origin + "/watch/" + jobId;
+      this.tools.updateShare(this.watchUrl);
+      this.updateControls();
+    }
+
+    _adopt(jobId) {
+      this.jobId = jobId;
+      this.lastSeq = 0;
+      this.updateDownloads();
+    }
+
+    // --- incoming -------------------------------------------------------------------------------
+    _history(h) {
+      if (this.jobId !== h.job_id) {
+        // a job we asked for: the one being started (its history comes before the ack), or restored / watched
+        if (!(this.state === "starting" || !this.jobId || this.readOnly)) return;
+        this._adopt(h.job_id);
+      }
+      this.lastSeq = h.seq;
+      this.runs = h.runs.map((r) => ({
+        label: r.label, total: r.total_steps, step: r.step, spe: r.dataset.steps_per_epoch,
+        epochs: r.dataset.config.epochs, sps: null, eta: null, final: r.final, failure: r.failure,
+      }));
+      this.h.reset(h.runs.length, h);
+      if (this.h.config && h.runs.length && (this.readOnly || this.state !== "starting")) this.h.config(h.runs[0].dataset.config, h);
+      h.runs.forEach((r, i) => {
+        this.h.dataset(i, Object.assign({ run: i }, r.dataset));
+        const s = r.steps;
+        if (s && s.step && s.step.length) this.h.steps(i, Object.assign({ run: i }, s), true);
+        for (const e of r.evals || []) this.h.eval(i, Object.assign({ run: i }, e));
+        for (const n of r.norms || []) this.h.norms(i, Object.assign({ run: i }, n));
+        for (const [step, lr] of r.lr_changes || []) this.h.lr && this.h.lr(i, { run: i, step, lr });
+        if (r.snapshot) this.h.snapshot(i, Object.assign({ run: i }, r.snapshot));
+        if (r.final) this.h.done(i, Object.assign({ run: i }, r.final));
+        else if (r.failure) this.h.done(i, { run: i, failed: r.failure, steps: r.step });
+      });
+      this.runs.forEach((r) => {
+        r.progress = r.total ? r.step / r.total : 0;
+        r.epoch = r.spe ? r.step / r.spe : null;
+      });
+      if (h.runs.length) {
+        const lrs = h.runs[0].steps && h.runs[0].steps.lr;
+        if (lrs && lrs.length) this._showLr(lrs[lrs.length - 1]);
+        else this._showLr(h.runs[0].dataset.config.lr);
+      }
+      this._state(h.state, h.message, true);
+      this.updateDownloads();
+    }
+
+    _events(list) {
+      for (const ev of list) {
+        if (ev.job_id !== this.jobId || ev.seq <= this.lastSeq) continue;
+        if (ev.seq > this.lastSeq + 1) {
+          // a gap: events went by before this page joined (e.g. a queued job began meanwhile); ask for the
+          // whole history again rather than draw an incomplete picture
+          if (!this.resyncing) {
+            this.resyncing = true;
+            this.watch(this.jobId).finally(() => (this.resyncing = false));
+          }
+          return;
+        }
+        this.lastSeq = ev.seq;
+        this._event(ev);
+      }
+    }
+
+    _event(ev) {
+      const r = ev.run || 0;
+      switch (ev.type) {
+        case "state":
+          this._state(ev.state, ev.message, false);
+          break;
+        case "dataset":
+          this.runs[r] = Object.assign(this.runs[r] || {}, {
+            label: ev.label, total: ev.total_steps, step: 0, spe: ev.steps_per_epoch, epochs: ev.config.epochs,
+            progress: 0,
+          });
+          this.h.dataset(r, ev);
+          this.updateDownloads(); // a job that began after its history: its runs are announced one by one
+          break;
+        case "steps": {
+          const run = this.runs[r] || (this.runs[r] = {});
+          const n = ev.step.length;
+          if (n) {
+            run.step = ev.step[n - 1];
+            run.epoch = ev.epoch[n - 1];
+          }
+          run.sps = ev.samples_per_sec;
+          run.eta = ev.eta;
+          run.progress = ev.progress;
+          if (r === 0) this._showLr(ev.lr);
+          this.h.steps(r, ev, false);
+          this.renderStatus();
+          break;
+        }
+        case "lr":
+          if (this.h.lr) this.h.lr(r, ev);
+          break;
+        case "done": {
+          const run = this.runs[r] || (this.runs[r] = {});
+          if (ev.failed) run.failure = ev.failed;
+          else run.final = ev;
+          run.sps = null;
+          run.eta = 0;
+          this.h.done(r, ev);
+          break;
+        }
+        default:
+          if (this.h[ev.type]) this.h[ev.type](r, ev);
+      }
+    }
+
+    _showLr(lr) {
+      if (finite(lr) && !this.lrEdited && document.activeElement !== this.el.lr) this.el.lr.value = +lr.toPrecision(6);
+    }
+
+    _state(state, message, fromHistory) {
+      this.state = state;
+      const steps = this.runs.length ? Math.max(...this.runs.map((r) => r.step || 0)) : 0;
+      if (state === "failed") {
+        this.setMessage("Training failed: " + (message || "unknown error") + "", "error");
+      } else if (state === "stopped") {
+        this.setMessage(cap(message || "stopped") + " at step " + BP.fmt.int(steps) + ". Change the settings and start again.", "muted");
+      } else if (state === "finished") {
+        this.setMessage(BP.StatusBar.summary(this.runs, message), message ? "warn" : "success");
+      } else if (state === "paused") {
+        this.setMessage("Paused at step " + BP.fmt.int(steps) + ": change the learning rate if you like, then resume.", "muted");
+      } else if (state === "running") {
+        if (fromHistory && this.readOnly) this.setMessage("Watching live: the charts follow the run as it trains.", "muted");
+        else if (!fromHistory || this.status.messageKind !== "error") this.setMessage(this.readOnly ? "Watching live." : "Training… the charts update live.", "muted");
+      }
+      this.updateControls();
+      this.renderStatus();
+    }
+
+    // --- output ---------------------------------------------------------------------------------
+    setMessage(text, kind) {
+      this.status.setMessage(text, kind);
+    }
+
+    updateControls() {
+      const e = this.el, active = ACTIVE.includes(this.state), live = this.state === "running" || this.state === "paused";
+      const mine = this.owner && this.connected;
+      e.start.disabled = !this.canStart();
+      e.pause.disabled = !(mine && live);
+      e.pause.querySelector("span").textContent = this.state === "paused" ? "Resume" : "Pause";
+      e.pause.classList.toggle("primary", this.state === "paused");
+      e.stop.disabled = !(mine && (live || this.state === "created"));
+      e.lr.disabled = e.lrBtn.disabled = !(mine && live);
+      const form = this.opts.form();
+      if (form) form.setDisabled(this.readOnly || active);
+      if (this.opts.onControls) this.opts.onControls(this.readOnly || active);
+      if (e.reset) e.reset.disabled = this.readOnly || active;
+    }
+
+    renderStatus() {
+      this.status.render(this.state, this.runs);
+    }
+
+    updateDownloads() {
+      this.tools.updateDownloads(this.jobId, this.runs);
+    }
+  }
+  BP.JobView = JobView;
+})();

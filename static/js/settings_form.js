@@ -1,0 +1,153 @@
+/* The settings form generated from the schema (templates/_form.html): values typed by their kind,
+ * visibility rules (`when`), fields set per run by a comparison, inline errors; the formula example chips. */
+(function () {
+  "use strict";
+  const $ = BP.$, $$ = BP.$$;
+
+  /** The settings form generated from the schema by the _form.html macro. */
+  class SettingsForm {
+    constructor(form, opts) {
+      opts = opts || {};
+      this.form = form;
+      this.task = form.getAttribute("data-task"); // not form.dataset: a field named "dataset" shadows it
+      this.specs = BP.data.schema[this.task];
+      this.varies = [];
+      this.onSubmit = opts.onSubmit;
+      form.addEventListener("submit", (e) => {
+        e.preventDefault();
+        if (this.onSubmit) this.onSubmit();
+      });
+      form.addEventListener("change", () => this.applyRules());
+      form.addEventListener("input", (e) => {
+        const f = e.target.closest(".field");
+        if (f) this.clearError(f.dataset.field);
+      });
+      this.applyRules();
+    }
+    field(name) {
+      return this.form.querySelector('.field[data-field="' + name + '"]');
+    }
+    input(name) {
+      const f = this.field(name);
+      return f ? f.querySelector("input, select") : null;
+    }
+    raw() {
+      const v = {};
+      for (const f of $$(".field[data-field]", this.form)) {
+        const el = f.querySelector("input, select");
+        v[f.dataset.field] = el.type === "checkbox" ? el.checked : el.value;
+      }
+      return v;
+    }
+    applyRules() {
+      const v = this.raw();
+      // a field matters only when the settings its spec's `when` names have one of the listed values
+      // (or vary per run in a comparison)
+      for (const [name, spec] of Object.entries(this.specs)) {
+        const f = this.field(name);
+        if (!f || !spec.when) continue;
+        f.hidden = !Object.entries(spec.when).every(
+          ([other, values]) => this.varies.includes(other) || !(other in v) || values.includes(v[other]));
+      }
+    }
+    /** Fields set per run by a comparison: disabled, not sent, with a note. */
+    setVaries(names, note) {
+      this.varies = names || [];
+      for (const f of $$(".field[data-field]", this.form)) {
+        const on = this.varies.includes(f.dataset.field);
+        f.querySelector("input, select").disabled = on;
+        const n = f.querySelector(".varies-note");
+        n.hidden = !on;
+        n.textContent = on ? note : "";
+        f.classList.toggle("varied", on);
+      }
+      this.applyRules();
+    }
+    /** The config to send: the task, then every shown, enabled field of this task, typed by its kind. */
+    values() {
+      const out = { task: this.task };
+      for (const f of $$(".field[data-field]", this.form)) {
+        const el = f.querySelector("input, select");
+        if (f.hidden || el.disabled) continue;
+        const kind = f.dataset.kind, s = el.value.trim();
+        let v;
+        if (kind === "bool") v = el.checked;
+        else if (kind === "int" || kind === "float") v = s !== "" && isFinite(Number(s)) ? Number(s) : s;
+        else v = kind === "str" ? el.value : s;
+        out[f.dataset.field] = v;
+      }
+      return out;
+    }
+    fill(config) {
+      for (const [name, value] of Object.entries(config || {})) {
+        const el = this.input(name);
+        if (!el) continue;
+        if (el.type === "checkbox") el.checked = !!value;
+        else el.value = Array.isArray(value) ? value.join(",") : value == null ? "" : String(value);
+      }
+      this.clearErrors();
+      this.applyRules();
+    }
+    defaults() {
+      const d = {};
+      for (const [name, spec] of Object.entries(this.specs)) if (name !== "task") d[name] = spec.default;
+      return d;
+    }
+    reset() {
+      this.fill(this.defaults());
+    }
+    /** Show each error under its field; returns the messages that have no visible field. */
+    setErrors(errors) {
+      this.clearErrors();
+      const rest = [];
+      let first = null;
+      for (const [name, msg] of Object.entries(errors || {})) {
+        const f = this.field(name);
+        if (!f || f.hidden) {
+          const spec = this.specs[name];
+          rest.push((spec ? spec.label : name) + ": " + msg);
+          continue;
+        }
+        f.classList.add("invalid");
+        const box = f.querySelector(".field-error");
+        box.textContent = msg;
+        box.hidden = false;
+        if (!first) first = f;
+      }
+      if (first) {
+        first.scrollIntoView({ block: "nearest", behavior: "smooth" });
+        const el = first.querySelector("input, select");
+        if (el && !el.disabled) el.focus({ preventScroll: true });
+      }
+      return rest;
+    }
+    clearError(name) {
+      const f = this.field(name);
+      if (!f) return;
+      f.classList.remove("invalid");
+      const box = f.querySelector(".field-error");
+      box.hidden = true;
+      box.textContent = "";
+    }
+    clearErrors() {
+      for (const f of $$(".field[data-field]", this.form)) this.clearError(f.dataset.field);
+    }
+    setDisabled(on) {
+      $(".settings-body", this.form).disabled = on;
+    }
+  }
+  BP.SettingsForm = SettingsForm;
+
+  /** Example chips: fill the formula box and, when nothing runs, start right away. */
+  BP.wireExamples = function (settings, job) {
+    for (const chip of $$("[data-example]", settings.form)) {
+      chip.title = "Fit " + chip.dataset.example;
+      chip.addEventListener("click", () => {
+        const el = settings.input("formula");
+        el.value = chip.dataset.example;
+        settings.clearError("formula");
+        if (job.canStart()) job.start();
+      });
+    }
+  };
+})();

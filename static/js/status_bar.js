@@ -1,0 +1,78 @@
+/* The status bar above the charts: the state pill, epoch / step / speed / ETA counters, the progress bar
+ * and the message line. Drawn at most once per frame from the runs' latest numbers. */
+(function () {
+  "use strict";
+  const $ = BP.$, finite = BP.finite, fmt = BP.fmt;
+
+  class StatusBar {
+    constructor() {
+      this.el = {
+        state: $("#st-state"), epoch: $("#st-epoch span"), step: $("#st-step span"), speed: $("#st-speed span"),
+        eta: $("#st-eta span"), progress: $("#st-progress"), message: $("#message"),
+      };
+    }
+
+    setMessage(text, kind) {
+      this.el.message.textContent = text;
+      this.el.message.dataset.kind = kind || "muted";
+    }
+
+    get messageKind() {
+      return this.el.message.dataset.kind;
+    }
+
+    /** Redraw on the next frame: `state` the job's state, `runs` [{step, epoch, epochs, total, sps, eta, progress}]. */
+    render(state, runs) {
+      BP.render.request("status", () => this._render(state, runs.filter(Boolean)));
+    }
+
+    _render(st, runs) {
+      const e = this.el;
+      e.state.textContent = st === "idle" ? "ready" : st;
+      e.state.dataset.state = st;
+      e.progress.dataset.state = st;
+      if (!runs.length || st === "starting") {
+        e.epoch.textContent = e.step.textContent = e.speed.textContent = e.eta.textContent = "–";
+        this._progress(0);
+        return;
+      }
+      const r0 = runs[0], live = st === "running";
+      const step = Math.max(...runs.map((r) => r.step || 0));
+      const epoch = Math.max(...runs.map((r) => r.epoch || 0));
+      e.epoch.textContent = (finite(epoch) ? epoch.toFixed(epoch >= 10 ? 1 : 2) : "–") + " / " + (r0.epochs || "–");
+      e.step.textContent = fmt.int(step) + " / " + fmt.int(r0.total);
+      const sps = runs.reduce((a, r) => a + (finite(r.sps) ? r.sps : 0), 0);
+      e.speed.textContent = live && sps > 0 ? fmt.int(sps) + " samples/s" : "–";
+      const eta = Math.max(...runs.map((r) => (finite(r.eta) ? r.eta : 0)));
+      e.eta.textContent = live ? fmt.dur(eta) : st === "finished" ? "done" : "–";
+      const p = runs.reduce((a, r) => a + (finite(r.progress) ? r.progress : 0), 0) / runs.length;
+      this._progress(st === "finished" ? 1 : p);
+    }
+
+    _progress(p) {
+      const pct = Math.round(Math.max(0, Math.min(1, p)) * 1000) / 10;
+      this.el.progress.querySelector(".bar").style.width = pct + "%";
+      this.el.progress.setAttribute("aria-valuenow", String(pct));
+    }
+
+    /** The message of a finished job: its time and final metrics (one run) or how many runs completed. */
+    static summary(runs, note) {
+      const done = runs.filter((r) => r.final);
+      if (!done.length) return "Finished." + (note ? " " + note : "");
+      const secs = Math.max(...done.map((r) => r.final.seconds || 0));
+      let text = "Finished in " + fmt.dur(secs);
+      if (runs.length === 1) {
+        const f = done[0].final;
+        text += ": validation loss " + fmt.num(f.val_loss, 4);
+        if (finite(f.val_acc)) text += ", validation accuracy " + fmt.pct(f.val_acc);
+        if (finite(f.test_acc)) text += ", test accuracy " + fmt.pct(f.test_acc);
+        text += ".";
+      } else {
+        text += ": " + done.length + " of " + runs.length + " runs completed.";
+      }
+      if (note) text += " " + note;
+      return text;
+    }
+  }
+  BP.StatusBar = StatusBar;
+})();
