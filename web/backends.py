@@ -1,7 +1,7 @@
 """Where jobs train: threads in the web process (the default); the view of a job hosted elsewhere.
 
 Both give the JobManager job objects with one interface (that of bpnet.engine.Job): id, kind, config,
-run_count, state, message, done; pause/resume/stop/set_lr; history/history_csv/model_npz/predict_digit;
+run_count, state, message, done; pause/resume/stop/set_lr/set_pace; history/history_csv/model_npz/predict_digit;
 plus attach(join, sid), which joins a client to the job's room and sends it the history, ordered with the
 events. Emitting goes through `emit(name, data, to)`, background loops through `spawn(fn)`.
 """
@@ -21,7 +21,11 @@ log = logging.getLogger("bpnet.web")
 
 
 class ServiceError(Exception):
-    """A request the server refuses, with a message for the user."""
+    """A request the server refuses, with a message for the user (and `details` for the page, e.g. which job)."""
+
+    def __init__(self, message, **details):
+        super().__init__(message)
+        self.details = details
 
 
 # --- threads in this process -------------------------------------------------------------------------
@@ -91,6 +95,9 @@ class RequestOps:
 
     def set_lr(self, lr):
         return self._request("set_lr", lr)
+
+    def set_pace(self, pace):
+        return self._request("set_pace", pace)
 
     def history(self):
         return self._request("history")

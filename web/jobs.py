@@ -16,7 +16,7 @@ from bpnet.engine.relay import room_of
 
 from .backends import ServiceError
 
-__all__ = ["JobManager", "ServiceError", "room_of", "prepare"]
+__all__ = ["JobManager", "ServiceError", "room_of", "prepare", "page_of"]
 
 log = logging.getLogger("bpnet.web")
 
@@ -28,6 +28,11 @@ def prepare(config, comparison):
     else:
         configs = [validate_config(config if config is not None else {})]
     return {"config": config, "comparison": comparison}, configs
+
+
+def page_of(job):
+    """The dashboard page that shows a job: its task's, or the compare page."""
+    return "compare" if job.kind.startswith("compare") else job.config["task"]
 
 
 class Entry:
@@ -56,7 +61,9 @@ class JobManager:
         with self._lock:  # reserve a slot; building the job (loading data) happens outside the lock
             running = self.backend.active_owners(list(self._jobs.values())) + self._starting
             if owner in running:
-                raise ServiceError("you already have a job running: stop it before starting another")
+                mine = next((e.job for e in self._jobs.values() if e.owner == owner and not e.job.done), None)
+                raise ServiceError("you already have a job running: stop it before starting another",
+                                   **({"job_id": mine.id, "page": page_of(mine)} if mine is not None else {}))
             if len(running) >= self.max_running:
                 raise ServiceError("server busy, try again in a moment "
                                    f"({len(running)} of {self.max_running} training slots in use)")

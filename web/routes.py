@@ -10,7 +10,7 @@ from flask import (Blueprint, abort, current_app, jsonify, render_template, requ
 from bpnet.engine.config import schema
 from bpnet.engine.experiments import COMPARISONS, comparison_defaults
 
-from .jobs import ServiceError
+from .jobs import ServiceError, page_of
 
 __all__ = ["pages"]
 
@@ -49,9 +49,7 @@ def experiment(task):
 
 @pages.get("/watch/<job_id>")
 def watch(job_id):
-    entry = _entry(job_id)
-    kind = entry.job.kind
-    return _page("compare" if kind.startswith("compare") else entry.job.config["task"], watch=job_id)
+    return _page(page_of(_entry(job_id).job), watch=job_id)
 
 
 def _entry(job_id):

@@ -1,11 +1,14 @@
 """Socket.IO handlers: validate the payload, find the caller's job, forward to the engine; nothing else.
 
 Client -> server (each answered by an ack {"ok": true, ...} or {"ok": false, "message", "errors"?};
-a refusal is also sent as an 'error' event):
+a refusal is also sent as an 'error' event; a start refused because this session already runs a job also
+carries that job's job_id, page, page_url (its page, with the controls) and watch_url):
   start    {config: {...}} or {comparison: name, config: {...}}  -> {job_id, watch_url}; then 'history' + 'events'
   watch    {job_id}                                 -> 'history', then 'events' (read-only)
   pause | resume | stop  {job_id}                   owner only
-  set_lr   {job_id, lr}                             owner only
+  set_lr   {job_id, lr}                             owner only  -> {lr}; then an 'lr' event
+  set_pace {job_id, pace}                           owner only  -> {pace}; then a 'pace' event: the speed limit
+                                                    (steps/s, 0: none; limits: the schema's pace field)
   predict  {job_id, pixels: 784 numbers in [0, 1]}  -> {probs: [10 floats]} (MNIST jobs)
   ping     {}                                       -> {t: server time}
 Server -> client: 'hello' {max_running}; 'history' (engine history event); 'events' [engine events];
@@ -53,6 +56,15 @@ def _client():
     return session["client_id"]
 
 
+def _links(details):
+    """A refusal's details with the pages of the job it names: the owner's page (controls) and the watch page."""
+    if "job_id" not in details:
+        return dict(details)
+    job_id = details["job_id"]
+    return {**details, "watch_url": url_for("pages.watch", job_id=job_id),
+            "page_url": url_for("pages.experiment", task=details["page"], job=job_id)}
+
+
 def register(socketio, manager):
     """Attach the handlers to a Flask-SocketIO server driving `manager`."""
 
@@ -67,7 +79,9 @@ def register(socketio, manager):
                     summary = "; ".join(f"{k}: {v}" for k, v in exc.errors.items())
                     message = "invalid settings: " + (summary if len(summary) < 150 else summary[:147] + "...")
                     reply = {"event": name, "message": message, "errors": exc.errors}
-                except (BadRequest, ServiceError, JobError, ValueError) as exc:
+                except ServiceError as exc:
+                    reply = {"event": name, "message": str(exc), **_links(exc.details)}
+                except (BadRequest, JobError, ValueError) as exc:
                     reply = {"event": name, "message": str(exc)}
                 except Exception:  # an engine bug: log it, tell the user something clear
                     log.exception("error handling socket event %r", name)
@@ -124,6 +138,11 @@ def register(socketio, manager):
     def set_lr(data):
         entry = manager.owned(_client(), _job_id(data))
         return {"lr": entry.job.set_lr(_obj(data).get("lr"))}
+
+    @handler("set_pace")
+    def set_pace(data):
+        entry = manager.owned(_client(), _job_id(data))
+        return {"pace": entry.job.set_pace(_obj(data).get("pace"))}
 
     @handler("predict")
     def predict(data):

@@ -65,6 +65,9 @@ class JobArchive:
     def set_lr(self, lr):
         raise JobError(f"cannot change the learning rate of a job that is {self.state}")
 
+    def set_pace(self, pace):
+        raise JobError(f"cannot change the speed of a job that is {self.state}")
+
     def wait(self, timeout=None):
         return True
 

@@ -30,10 +30,13 @@ class ConfigError(ValueError):
 
 
 def _field(kind, default, label, low=None, high=None, choices=None, tasks=TASKS, per_task=None, help="",
-           max_len=None, when=None):
-    """A setting's spec; `when` ({other: [values]}) says which other settings make it matter (for forms)."""
+           max_len=None, when=None, watch_default=None):
+    """A setting's spec; `when` ({other: [values]}) says which other settings make it matter (for forms);
+    `watch_default`, where set, is the value the dashboard starts from instead of `default` (the engine's and
+    the command line's)."""
     return {"kind": kind, "default": default, "label": label, "min": low, "max": high, "choices": choices,
-            "tasks": tasks, "per_task": per_task or {}, "help": help, "max_len": max_len, "when": when}
+            "tasks": tasks, "per_task": per_task or {}, "help": help, "max_len": max_len, "when": when,
+            "watch_default": default if watch_default is None else watch_default}
 
 
 FIT = ("function", "surface")
@@ -79,8 +82,10 @@ FIELDS = {
     "epochs": _field("int", 1000, "Epochs", 1, 5000,
                      per_task={"surface": {"default": 300}, "classification": {"default": 500},
                                "mnist": {"default": 5, "max": 100}}),
-    "pace": _field("int", 0, "Speed limit (steps/s)", 0, 1000,
-                   help="0: as fast as the server can; e.g. 30 to watch it learn in slow motion"),
+    # the dashboard starts runs at a pace the eye can follow (a default 1-D run: 5,000 steps in 20 s), the
+    # engine and the command line as fast as they can; MNIST's steps are slow enough by themselves
+    "pace": _field("int", 0, "Speed (steps/s)", 0, 1000, watch_default=250, per_task={"mnist": {"watch_default": 0}},
+                   help="training steps per second at most; 0: as fast as the server can. Changeable during a run"),
     "seed": _field("int", 0, "Seed", 0, 2**31 - 1),
     "eval_every": _field("int", 100, "Evaluate every (steps)", 1, 100000, tasks=("mnist",),
                          help="validation on a fixed subset every so many steps; the whole split every epoch"),

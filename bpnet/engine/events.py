@@ -18,12 +18,14 @@ job) and ``time`` (when the engine made it, Unix seconds: latency can be measure
               classification ``p_grid`` (probability of class 1 on the ``xs, ys`` grid); mnist ``digits`` (24 fresh
               validation images as 28x28 lists of 0-255), their ``digit_labels``, ``pred`` and ``prob``, and
               ``confusion`` (10x10, rows = true class) of the last evaluation
-``norms``     ``step``, ``names`` (one per weight layer), ``grad`` and ``weight`` (L2 norms)
+``norms``     ``step``, ``names`` (one per weight layer), ``grad`` and ``weight`` (L2 norms) after that step: sampled
+              by steps (the first, every k-th, the last; k keeps a run to ~1,000 samples), not by time
 ``lr``        ``step``, ``lr``: the learning rate was changed while running
+``pace``      ``pace`` (steps per second at most, 0: no limit), ``step``: the speed was changed (run 0)
 ``done``      final metrics of a run: ``train_loss, val_loss, val_acc, test_loss, test_acc, steps, seconds``;
               of a run that diverged: ``failed`` (the message) and ``steps``
 ``history``   sent to a subscriber when it joins: everything so far (Job.history_event, Recorder.summary), its
-              steps up to the last 'steps' event, so the next events continue it exactly
+              steps up to the last 'steps' event, so the next events continue it exactly; ``pace`` now
 """
 import math
 
@@ -31,7 +33,7 @@ import numpy as np
 
 __all__ = ["EVENT_TYPES", "Series", "clean", "decimate"]
 
-EVENT_TYPES = ("state", "dataset", "steps", "eval", "snapshot", "norms", "lr", "done", "history")
+EVENT_TYPES = ("state", "dataset", "steps", "eval", "snapshot", "norms", "lr", "pace", "done", "history")
 
 
 def clean(value):

@@ -2,7 +2,7 @@
 
     job = Job({"task": "function", "formula": "sin(3*x)"})
     unsubscribe = job.subscribe(print)     # first call: a 'history' event; then live events
-    job.start(); job.pause(); job.set_lr(0.001); job.resume(); job.stop(); job.wait()
+    job.start(); job.pause(); job.set_lr(0.001); job.set_pace(30); job.resume(); job.stop(); job.wait()
 
 Controls only set flags that the training loop reads between steps; a thread is never killed. A job may hold
 several runs (a comparison): their steps are interleaved round-robin in the one thread, so all curves grow
@@ -53,8 +53,9 @@ class Job:
         # listener may call predict() or model_npz()); never taken inside _lock
         self._resume = threading.Event()
         self._resume.set()
-        self._wake = threading.Event()  # set by stop(): ends a pace sleep at once
+        self._wake = threading.Event()  # set by stop() and set_pace(): ends a pace sleep at once
         self._stop = False
+        self._pace = self.config.get("pace", 0)  # steps (rounds of steps) per second at most; 0: no limit
         self._pending_lr = None
         self._subscribers = {}
         self._seq = 0
@@ -99,7 +100,7 @@ class Job:
         """Everything so far, for a late or reconnecting subscriber (long series thinned to 5000 points)."""
         with self._lock:
             return clean({"type": "history", "job_id": self.id, "seq": self._seq, "run": 0, "kind": self.kind,
-                          "state": self.state, "message": self.message,
+                          "state": self.state, "message": self.message, "pace": self._pace,
                           "runs": [r.summary(limit=5000, reported_only=True) for r in self.recorders]})
 
     # --- controls -----------------------------------------------------------------------------
@@ -150,6 +151,18 @@ class Job:
             self._pending_lr = lr
         return lr
 
+    def set_pace(self, pace):
+        """Change the speed limit (steps per second at most, 0: none) from the next step on (limits from the
+        config schema); announced in a 'pace' event."""
+        pace = validate_field("pace", pace, self.config["task"])
+        with self._lock:
+            if self.state in TERMINAL:
+                raise JobError(f"cannot change the speed of a job that is {self.state}")
+            self._pace = pace
+            self._emit("pace", pace=pace, step=self.trainers[0].step)
+        self._wake.set()  # a long sleep of the old pace ends now
+        return pace
+
     def wait(self, timeout=None):
         """Block until the job has ended (True) or the timeout passed (False)."""
         if self._thread is not None:
@@ -194,11 +207,15 @@ class Job:
     def _loop(self):
         live = [(i, rec, rec.trainer.steps()) for i, rec in enumerate(self.recorders)]
         last_report = last_snapshot = next_round = time.monotonic()
-        pace = self.config.get("pace", 0)
         while live and not self._stop:
+            pace = self._pace
             if pace:  # a speed limit: one round of steps every 1/pace seconds
                 next_round = max(next_round + 1.0 / pace, time.monotonic() - 0.5)
-                self._wake.wait(max(0.0, next_round - time.monotonic()))
+                if self._wake.wait(max(0.0, next_round - time.monotonic())) and not self._stop:
+                    self._wake.clear()  # the pace changed: go on at the new one
+                    next_round = time.monotonic()
+            else:
+                next_round = time.monotonic()
             if not self._resume.is_set():
                 self._flush(live)  # the dashboard shows every step done before the pause
                 paused_at = time.monotonic()
@@ -257,7 +274,8 @@ class Job:
             steps = rec.pending_steps()
             if steps:
                 self._emit("steps", run=i, **steps)
-                self._emit("norms", run=i, **rec.norms())
+            for norms in rec.pending_norms():
+                self._emit("norms", run=i, **norms)
             if snapshot and not rec.evaluates_periodically:
                 self._emit("snapshot", run=i, **rec.snapshot())
 

@@ -8,6 +8,12 @@ from .events import Series, decimate
 __all__ = ["Recorder"]
 
 STEP_COLUMNS = ("step", "epoch", "loss", "val_loss", "val_acc", "lr")
+NORM_SAMPLES = 1000  # gradient norms recorded per run at most: every k-th step, evenly spaced over the run
+
+
+def norm_interval(total_steps):
+    """Record the gradient norms every k steps: each step of a short run, ~NORM_SAMPLES points of a long one."""
+    return max(1, -(-total_steps // NORM_SAMPLES))
 
 
 class Recorder:
@@ -21,6 +27,8 @@ class Recorder:
         self.final, self.failure = None, ""
         self.evaluates_periodically = trainer.config.get("eval_every") is not None
         self._reported = 0
+        self.norm_every = norm_interval(trainer.total_steps)
+        self._pending_norms = []
         self._t0 = self._t_report = time.monotonic()
         self._paused = 0.0
         self._dataset = None
@@ -39,7 +47,11 @@ class Recorder:
 
     # --- recording ----------------------------------------------------------------------------
     def add(self, record):
+        """A step's record (taken right after the step: the gradients are that step's)."""
         self.steps.append(**{c: record[c] for c in STEP_COLUMNS if record.get(c) is not None})
+        step = record["step"]
+        if step % self.norm_every == 0 or step == self.trainer.total_steps or step == 1:
+            self._pending_norms.append(self.trainer.norms())
 
     def dataset_event(self):
         if self._dataset is None:
@@ -70,10 +82,11 @@ class Recorder:
                        eta=remaining / rate if rate > 0 else None, progress=self.trainer.step / self.trainer.total_steps)
         return payload
 
-    def norms(self):
-        norms = self.trainer.norms()
-        self.norm_history.append(norms)
-        return norms
+    def pending_norms(self):
+        """The gradient norms sampled since the last call (payloads of 'norms' events), now part of the history."""
+        out, self._pending_norms = self._pending_norms, []
+        self.norm_history.extend(out)
+        return out
 
     def eval_event(self, ev):
         payload = {k: v for k, v in ev.items() if k not in ("outputs", "indices")}
