@@ -238,7 +238,7 @@ def test_formula_too_long_is_rejected():
 @pytest.mark.parametrize("lo, hi", [(1.0, 1.0), (2.0, -2.0)])
 def test_domain_must_be_increasing(lo, hi):
     errors = errors_of({"task": "function", "x_min": lo, "x_max": hi})
-    assert list(errors) == ["x_max"] and "greater than x min" in errors["x_max"]
+    assert list(errors) == ["x_max"] and "greater than “x from”" in errors["x_max"]
     errors = errors_of({"task": "surface", "y_min": lo, "y_max": hi})
     assert list(errors) == ["y_max"]
 

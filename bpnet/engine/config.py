@@ -12,7 +12,8 @@ import numpy as np
 from ..formula import FormulaError, parse_formula
 
 __all__ = ["ConfigError", "FIELDS", "TASKS", "OPTIMIZERS", "validate_config", "validate_field", "schema", "defaults",
-           "MAX_STEPS", "training_size", "batches_per_epoch", "format_number"]
+           "MAX_STEPS", "training_size", "batches_per_epoch", "format_number", "field_spec", "check_formula",
+           "formula_warning"]
 
 TASKS = ("function", "surface", "classification", "mnist")
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
@@ -53,15 +54,18 @@ FIELDS = {
                       tasks=("classification",)),
     "n_samples": _field("int", 200, "Samples", 10, 20000, tasks=GENERATED + ("mnist",),
                         per_task={"surface": {"default": 1000}, "classification": {"default": 400},
-                                  "mnist": {"default": 50000, "min": 1000, "max": 50000}},
-                        help="training + validation points; for MNIST, training images used"),
+                                  "mnist": {"default": 50000, "min": 1000, "max": 50000,
+                                            "help": "training images used (the validation split is apart)"}},
+                        help="training + validation points"),
     "noise": _field("float", 0.0, "Noise (std)", 0.0, 10.0, tasks=GENERATED,
                     per_task={"classification": {"default": 0.1}}),
     "val_fraction": _field("float", 0.2, "Validation fraction", 0.05, 0.5, tasks=GENERATED),
     "model": _field("choice", "mlp", "Model", choices=("mlp", "cnn"), tasks=("mnist",)),
     "hidden": _field("int_list", [32, 32], "Hidden layers", 1, 1024, max_len=8, per_task={
-        "classification": {"default": [16, 16]}, "mnist": {"default": [512, 512]}},
-        help="units per hidden layer, e.g. 64,64 (at most 8 layers); for a CNN, dense layers after the convolutions"),
+        "classification": {"default": [16, 16]},
+        "mnist": {"default": [512, 512], "help": "units per hidden layer, e.g. 64,64 (at most 8 layers); for a CNN, "
+                                                 "the dense layers after the convolutions"}},
+        help="units per hidden layer, e.g. 64,64 (at most 8 layers)"),
     "conv_channels": _field("int_list", [16, 32], "Conv channels", 1, 64, tasks=("mnist",), max_len=3,
                             when={"model": ["cnn"]},
                             help="channels of the conv blocks (Conv-ReLU-MaxPool), at most 3"),
@@ -232,12 +236,55 @@ def batches_per_epoch(n_train, batch_size):
     return max(1, n_train // batch_size)
 
 
+HUGE = 1e6  # a target beyond this on its domain is not something a small network can be shown to fit
+
+
+def _peak(formula, box, n):
+    """(largest |f| on an n-point-per-axis grid over box [(lo, hi) per variable], its point, the grid steps);
+    NaN and infinity count as infinitely large."""
+    axes = [np.linspace(lo, hi, n) for lo, hi in box]
+    grid = np.meshgrid(*axes, indexing="ij")
+    with np.errstate(all="ignore"):
+        values = np.broadcast_to(formula(*grid), grid[0].shape)
+        size = np.where(np.isfinite(values), np.abs(values), np.inf)
+    worst = np.unravel_index(int(np.argmax(size)), size.shape)
+    return float(size[worst]), tuple(float(g[worst]) for g in grid), [(hi - lo) / (n - 1) for lo, hi in box], size
+
+
+def formula_warning(c):
+    """A sentence if the config's formula is valid but a poor target on its domain (None if it is fine): a pole
+    (1/x on [-pi, pi]: the check grid only just misses x = 0) or values so large that the loss means nothing."""
+    if c.get("task") not in ("function", "surface"):
+        return None
+    names = ("x",) if c["task"] == "function" else ("x", "y")
+    box = [(c[f"{n}_min"], c[f"{n}_max"]) for n in names]
+    try:
+        formula = parse_formula(c["formula"], names)
+        top, point, steps, size = _peak(formula, box, 4001 if len(names) == 1 else 161)
+        # look closer around the largest value: near a pole it keeps growing, at a steep but finite peak it stops
+        near = [(max(lo, p - h), min(hi, p + h)) for (lo, hi), p, h in zip(box, point, steps)]
+        closer = _peak(formula, near, 2001 if len(names) == 1 else 201)[0]
+        typical = float(np.percentile(size[np.isfinite(size)], 90)) if np.isfinite(size).any() else 0.0
+    except FormulaError:
+        return None
+    where = ", ".join(f"{n} = {p:.3g}" for n, p in zip(names, point))
+    text = c["formula"].strip()
+    # a pole: the values keep growing closer in, or one spike towers over the rest (a grid point sits on it)
+    if not np.isfinite(top) or closer > 1.5 * top or (top > HUGE and top > 1000 * typical):
+        return (f"{text} has a pole near {where} (its values grow without bound there): no network can fit that, "
+                "and the loss will stay huge. Choose a domain that avoids it.")
+    if top > HUGE:
+        return (f"{text} reaches {top:.3g} on this domain (at {where}): values that large are hard to fit and the "
+                "loss will look enormous. A smaller domain or a scaled formula trains better.")
+    return None
+
+
 def _cross_checks(c, errors):
     """Constraints between fields (domain order, total work, architecture/task fit)."""
     out = {}
     for lo, hi in (("x_min", "x_max"), ("y_min", "y_max")):
         if lo in c and hi in c and c[lo] >= c[hi]:
-            out[hi] = f"must be greater than {lo.replace('_', ' ')} ({c[lo]:g})"
+            out[hi] = f"must be greater than “{FIELDS[lo]['label']}” ({c[lo]:g})"
     if "formula" in c and not {"formula", "x_min", "x_max", "y_min", "y_max"} & (errors.keys() | out.keys()):
         try:
             check_formula(c)

@@ -6,7 +6,8 @@ job) and ``time`` (when the engine made it, Unix seconds: latency can be measure
 
 ``state``     ``state`` (created|running|paused|finished|stopped|failed), ``message``; when paused, ``steps``:
               the step each run stopped at (no step runs after it until the job resumes)
-``dataset``   static plot data, once per run: ``task``, ``label``, ``steps_per_epoch``, ``total_steps``, ``layers``
+``dataset``   static plot data, once per run: ``task``, ``label``, ``steps_per_epoch``, ``total_steps``, ``layers``,
+              ``warning`` (a sentence when the formula is a poor target on its domain, e.g. a pole; else null)
               and per task: function ``x_train, y_train, x_val, y_val, x_grid, y_grid``; surface ``xs, ys,
               z_true`` (rows = y) and ``train_points`` (as [[x, y, z]...]); classification ``points, labels, xs,
               ys``; mnist ``classes, train_size, val_size``

@@ -3,6 +3,7 @@ import csv
 import io
 import time
 
+from .config import formula_warning
 from .events import Series, decimate
 
 __all__ = ["Recorder"]
@@ -59,7 +60,7 @@ class Recorder:
             self._dataset = {"task": t.config["task"], "label": self.label, "config": t.config,
                              "steps_per_epoch": t.steps_per_epoch, "total_steps": t.total_steps,
                              "batch_size": t.config["batch_size"], "layers": [n for n, _ in t.layers],
-                             **t.task.dataset_event()}
+                             "warning": formula_warning(t.config), **t.task.dataset_event()}
         return self._dataset
 
     def pending_steps(self):
