@@ -5,12 +5,16 @@
   const merge = BP.merge;
 
   const FONT = getComputedStyle(document.body).fontFamily;
+  // no button of any chart offers to send it to Plotly's cloud (a school tool never sends class data to a
+  // third party): the bundled Plotly.js calls it sendChartToCloud ("Share chart..."), older ones sendDataToCloud
+  BP.CLOUD_BUTTONS = ["sendChartToCloud", "sendDataToCloud", "editInChartStudio"];
   BP.plotConfig = {
-    responsive: true, displaylogo: false,
+    responsive: true, displaylogo: false, showSendToCloud: false, showEditInChartStudio: false, showLink: false,
     modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d", "zoomIn2d", "zoomOut2d", "hoverClosestCartesian",
-      "hoverCompareCartesian", "toggleSpikelines", "sendDataToCloud"],
+      "hoverCompareCartesian", "toggleSpikelines"].concat(BP.CLOUD_BUTTONS),
     toImageButtonOptions: { format: "png", scale: 2 },
   };
+  BP.overlayConfig = Object.assign({}, BP.plotConfig, { staticPlot: true }); // drawn on top, no interaction
 
   BP.axis = function (title) {
     return {
@@ -42,11 +46,22 @@
     const wrap = byId(el).closest(".chart-wrap, .digits-wrap, .table-wrap, .multiples");
     if (wrap) wrap.classList.toggle("has-data", on !== false);
   };
-  BP.plot = function (id, traces, layout) {
-    const el = document.getElementById(id);
-    Plotly.newPlot(el, traces || [], layout || BP.layout(), BP.plotConfig);
+  /** Keep a chart's mode bar out of the tab order: a keyboard user tabs from control to control, not through
+   *  five icons per chart (the mouse still uses them; the charts' text alternatives carry their content). */
+  function untab(el) {
+    for (const b of el.querySelectorAll(".modebar-btn, .modebar a, .modebar button")) {
+      if (b.tabIndex !== -1) b.tabIndex = -1;
+    }
+  }
+  /** Every chart of the dashboard is made here: its config, and its mode bar kept out of the tab order. */
+  BP.newPlot = function (el, traces, layout, config) {
+    el = byId(el);
+    Plotly.newPlot(el, traces || [], layout || BP.layout(), config || BP.plotConfig);
+    el.on("plotly_afterplot", () => untab(el));
+    untab(el);
     return el;
   };
+  BP.plot = (id, traces, layout) => BP.newPlot(id, traces, layout);
   BP.react = function (el, traces, layout) {
     el = byId(el);
     Plotly.react(el, traces, layout, BP.plotConfig);
@@ -65,8 +80,8 @@
       this.overlayTraces = [];
       this.overlayLegend = false;
       this.key = "";
-      Plotly.newPlot(this.base, [], layout, BP.plotConfig);
-      Plotly.newPlot(this.overlay, [], this._overlayLayout(), { staticPlot: true, responsive: true });
+      BP.newPlot(this.base, [], layout);
+      BP.newPlot(this.overlay, [], this._overlayLayout(), BP.overlayConfig);
       this.base.on("plotly_afterplot", () => this.sync());
     }
     _overlayLayout() {
@@ -95,7 +110,7 @@
     }
     drawOverlay(traces) {
       if (traces) this.overlayTraces = traces;
-      Plotly.react(this.overlay, this.overlayTraces, this._overlayLayout(), { staticPlot: true, responsive: true });
+      Plotly.react(this.overlay, this.overlayTraces, this._overlayLayout(), BP.overlayConfig);
     }
   }
   BP.Layered = Layered;

@@ -2,7 +2,7 @@
  * events in seq order (a gap asks for the history again), reconnects, and the handlers that draw them. */
 (function () {
   "use strict";
-  const $ = BP.$, finite = BP.finite, cap = BP.cap;
+  const $ = BP.$, cap = BP.cap;
   const ACTIVE = ["starting", "created", "running", "paused"];
 
   class JobView {
@@ -25,8 +25,9 @@
       this.storageKey = "bpnet.job." + opts.page;
       this.status = new BP.StatusBar();
       this.tools = new BP.JobTools((text, kind) => this.setMessage(text, kind));
-      this.el = { start: $("#btn-start"), pause: $("#btn-pause"), stop: $("#btn-stop"), lr: $("#live-lr"),
-        lrBtn: $("#btn-lr"), reset: $("#btn-reset") };
+      this.el = { start: $("#btn-start"), pause: $("#btn-pause"), stop: $("#btn-stop"), reset: $("#btn-reset"),
+        elsewhere: $("#elsewhere") };
+      this.live = new BP.RunControls(this);
       this._wire();
       this.conn = new BP.Connection($("#st-conn"), {
         connect: () => this._connected(),
@@ -52,11 +53,6 @@
       e.start.addEventListener("click", () => this.start());
       e.pause.addEventListener("click", () => this.control(this.state === "paused" ? "resume" : "pause"));
       e.stop.addEventListener("click", () => this.control("stop"));
-      e.lrBtn.addEventListener("click", () => this.applyLr());
-      e.lr.addEventListener("keydown", (ev) => {
-        if (ev.key === "Enter") this.applyLr();
-      });
-      e.lr.addEventListener("input", () => (this.lrEdited = true));
       if (e.reset) e.reset.addEventListener("click", () => {
         const form = this.opts.form();
         if (this.opts.resetForm) this.opts.resetForm();
@@ -72,7 +68,10 @@
     }
 
     _connected() {
-      const id = this.readOnly ? BP.data.watch : this.jobId || sessionStorage.getItem(this.storageKey);
+      // the run shown again: a watched one, this page's own, one named by ?job= (a link to one's running
+      // job from another page), or the one this tab ran here before (sessionStorage)
+      const asked = new URLSearchParams(location.search).get("job");
+      const id = this.readOnly ? BP.data.watch : this.jobId || asked || sessionStorage.getItem(this.storageKey);
       if (id) this.watch(id, !this.jobId && !this.readOnly).then(() => (this.settled = true));
       else this.settled = true; // `settled`: the page shows what it will show (tests wait for it)
       this.updateControls();
@@ -89,6 +88,8 @@
       form.clearErrors();
       const payload = this.opts.payload();
       if (!payload) return;
+      if (payload.config) payload.config.pace = this.live.pace(); // the speed beside Start
+      this._elsewhere(null);
       const previous = { jobId: this.jobId, state: this.state };
       this.jobId = null;
       this.state = "starting";
@@ -108,6 +109,7 @@
             (rest.length ? ": " + rest.join("; ") : " (see the form)."), "error");
         } else {
           this.setMessage(cap(ack.message || "the server refused to start the run"), "error");
+          if (ack.job_id) this._elsewhere(ack);
         }
         this.updateControls();
         this.renderStatus();
@@ -128,13 +130,29 @@
       else if (action === "stop") this.setMessage("Stopping after the current step…", "muted");
     }
 
-    async applyLr() {
-      if (!this.jobId || this.el.lrBtn.disabled) return;
-      const raw = this.el.lr.value.trim();
-      const ack = await this.call("set_lr", { job_id: this.jobId, lr: raw === "" ? raw : Number(raw) });
-      this.lrEdited = false;
-      if (ack.ok) this.setMessage("Learning rate set to " + BP.fmt.num(ack.lr, 4) + " from the next step.", "success");
-      else this.setMessage("Learning rate not changed: " + ack.message, "error");
+    /** The run this session already has going elsewhere (a refused Start): "go to it" and "stop it". */
+    _elsewhere(ack) {
+      const box = this.el.elsewhere;
+      if (!box) return;
+      box.hidden = !ack;
+      if (!ack) return;
+      const go = $("#elsewhere-go", box), stop = $("#elsewhere-stop", box);
+      $("#elsewhere-what", box).textContent = "Your run on the " + (BP.data.pages[ack.page] || ack.page) + " page is still training.";
+      go.href = ack.page_url;
+      stop.disabled = false;
+      stop.onclick = async () => {
+        stop.disabled = true;
+        const res = await this.call("stop", { job_id: ack.job_id });
+        if (res.ok) {
+          box.hidden = true;
+          this.setMessage("Your other run was stopped: press Start to train here.", "success");
+          this.el.start.focus();
+        } else {
+          stop.disabled = false;
+          this.setMessage(cap(res.message), "error");
+        }
+      };
+      go.focus();
     }
 
     async watch(jobId, restoring) {
@@ -179,6 +197,7 @@
       this.runs = h.runs.map((r) => ({
         label: r.label, total: r.total_steps, step: r.step, spe: r.dataset.steps_per_epoch,
         epochs: r.dataset.config.epochs, sps: null, eta: null, final: r.final, failure: r.failure,
+        warning: r.dataset.warning,
       }));
       this.h.reset(h.runs.length, h);
       if (this.h.config && h.runs.length && (this.readOnly || this.state !== "starting")) this.h.config(h.runs[0].dataset.config, h);
@@ -199,9 +218,10 @@
       });
       if (h.runs.length) {
         const lrs = h.runs[0].steps && h.runs[0].steps.lr;
-        if (lrs && lrs.length) this._showLr(lrs[lrs.length - 1]);
-        else this._showLr(h.runs[0].dataset.config.lr);
+        if (lrs && lrs.length) this.live.showLr(lrs[lrs.length - 1]);
+        else this.live.showLr(h.runs[0].dataset.config.lr);
       }
+      this.live.showPace(h.pace);
       this._state(h.state, h.message, true);
       this.updateDownloads();
     }
@@ -232,8 +252,9 @@
         case "dataset":
           this.runs[r] = Object.assign(this.runs[r] || {}, {
             label: ev.label, total: ev.total_steps, step: 0, spe: ev.steps_per_epoch, epochs: ev.config.epochs,
-            progress: 0,
+            progress: 0, warning: ev.warning,
           });
+          if (ev.warning && r === 0) this.setMessage("Training… but note: " + ev.warning, "warn");
           this.h.dataset(r, ev);
           this.updateDownloads(); // a job that began after its history: its runs are announced one by one
           break;
@@ -247,13 +268,18 @@
           run.sps = ev.samples_per_sec;
           run.eta = ev.eta;
           run.progress = ev.progress;
-          if (r === 0) this._showLr(ev.lr);
+          if (r === 0) this.live.showLr(ev.lr);
           this.h.steps(r, ev, false);
+          if (this.state === "paused") this._pausedMessage(); // the steps done before the pause came after it
           this.renderStatus();
           break;
         }
         case "lr":
+          this.live.showLr(ev.lr);
           if (this.h.lr) this.h.lr(r, ev);
+          break;
+        case "pace":
+          this.live.showPace(ev.pace);
           break;
         case "done": {
           const run = this.runs[r] || (this.runs[r] = {});
@@ -269,21 +295,28 @@
       }
     }
 
-    _showLr(lr) {
-      if (finite(lr) && !this.lrEdited && document.activeElement !== this.el.lr) this.el.lr.value = +lr.toPrecision(6);
+    _steps() {
+      return this.runs.length ? Math.max(...this.runs.map((r) => (r && r.step) || 0)) : 0;
+    }
+
+    _pausedMessage() {
+      this.setMessage("Paused at step " + BP.fmt.int(this._steps()) + (this.readOnly ? "." : ": change the learning rate or the speed if you like, then resume."), "muted");
     }
 
     _state(state, message, fromHistory) {
       this.state = state;
-      const steps = this.runs.length ? Math.max(...this.runs.map((r) => r.step || 0)) : 0;
+      const steps = this._steps();
       if (state === "failed") {
         this.setMessage("Training failed: " + (message || "unknown error") + "", "error");
       } else if (state === "stopped") {
-        this.setMessage(cap(message || "stopped") + " at step " + BP.fmt.int(steps) + ". Change the settings and start again.", "muted");
+        this.setMessage(cap(message || "stopped") + " at step " + BP.fmt.int(steps) + "." +
+          (this.readOnly ? "" : " Change the settings and start again."), "muted");
       } else if (state === "finished") {
-        this.setMessage(BP.StatusBar.summary(this.runs, message), message ? "warn" : "success");
+        const warning = this.runs.map((r) => r && r.warning).find(Boolean);
+        const note = [message, warning].filter(Boolean).join(" ");
+        this.setMessage(BP.StatusBar.summary(this.runs, note), note ? "warn" : "success");
       } else if (state === "paused") {
-        this.setMessage("Paused at step " + BP.fmt.int(steps) + ": change the learning rate if you like, then resume.", "muted");
+        this._pausedMessage();
       } else if (state === "running") {
         if (fromHistory && this.readOnly) this.setMessage("Watching live: the charts follow the run as it trains.", "muted");
         else if (!fromHistory || this.status.messageKind !== "error") this.setMessage(this.readOnly ? "Watching live." : "Training… the charts update live.", "muted");
@@ -305,7 +338,7 @@
       e.pause.querySelector("span").textContent = this.state === "paused" ? "Resume" : "Pause";
       e.pause.classList.toggle("primary", this.state === "paused");
       e.stop.disabled = !(mine && (live || this.state === "created"));
-      e.lr.disabled = e.lrBtn.disabled = !(mine && live);
+      this.live.update(mine, live, this.readOnly);
       const form = this.opts.form();
       if (form) form.setDisabled(this.readOnly || active);
       if (this.opts.onControls) this.opts.onControls(this.readOnly || active);

@@ -20,7 +20,7 @@
       this.stride = 1;
       this.dirty = false;
       this.traceOf = [];
-      Plotly.newPlot(this.el, [], this.layout, BP.plotConfig);
+      BP.newPlot(this.el, [], this.layout);
     }
     /** Replace every series: specs are Plotly trace props plus smooth (EMA applies) and ghost (faint raw copy). */
     reset(specs) {

@@ -83,6 +83,7 @@
         const el = this.input(name);
         if (!el) continue;
         if (el.type === "checkbox") el.checked = !!value;
+        else if (typeof value === "number" && this.field(name).dataset.kind === "float") el.value = String(+value.toPrecision(6)); // -3.14159, not -3.1415926535 cut off
         else el.value = Array.isArray(value) ? value.join(",") : value == null ? "" : String(value);
       }
       this.clearErrors();

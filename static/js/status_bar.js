@@ -43,8 +43,9 @@
       e.step.textContent = fmt.int(step) + " / " + fmt.int(r0.total);
       const sps = runs.reduce((a, r) => a + (finite(r.sps) ? r.sps : 0), 0);
       e.speed.textContent = live && sps > 0 ? fmt.int(sps) + " samples/s" : "–";
-      const eta = Math.max(...runs.map((r) => (finite(r.eta) ? r.eta : 0)));
-      e.eta.textContent = live ? fmt.dur(eta) : st === "finished" ? "done" : "–";
+      // no estimate yet (just reloaded: the next report brings one) reads "–", not "0 s"
+      const etas = runs.map((r) => r.eta).filter(finite);
+      e.eta.textContent = live && etas.length ? fmt.dur(Math.max(...etas)) : st === "finished" ? "done" : "–";
       const p = runs.reduce((a, r) => a + (finite(r.progress) ? r.progress : 0), 0) / runs.length;
       this._progress(st === "finished" ? 1 : p);
     }

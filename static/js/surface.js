@@ -24,6 +24,24 @@
       xaxis: { title: { text: "x" } }, yaxis: { title: { text: "y" } }, margin: { l: 50, r: 34, t: 30, b: 42 },
     });
     const surfEl = BP.plot("chart-surface", [], surfLayout);
+    // the user's camera wins: every redraw passes the camera the user last left (a drag, a zoom), and no
+    // redraw happens while a drag is under way (it would snap the view back mid-gesture)
+    let dragging = false, dirty = false;
+    surfEl.on("plotly_relayout", (ev) => {
+      if (ev && ev["scene.camera"]) surfLayout.scene.camera = JSON.parse(JSON.stringify(ev["scene.camera"]));
+    });
+    surfEl.addEventListener("pointerdown", () => (dragging = true));
+    window.addEventListener("pointerup", () => {
+      if (!dragging) return;
+      dragging = false;
+      keepCamera();
+      if (dirty) BP.render.request("surface", drawSurface);
+    });
+    function keepCamera() {
+      const scene = surfEl._fullLayout && surfEl._fullLayout.scene && surfEl._fullLayout.scene._scene;
+      const cam = scene && scene.getCamera ? scene.getCamera() : null;
+      if (cam && cam.eye) surfLayout.scene.camera = JSON.parse(JSON.stringify(cam));
+    }
     const errEl = BP.plot("chart-error", [], errLayout);
     let data = null, pred = null, zr = [0, 1], rev = 0;
     if (!webgl) {
@@ -33,6 +51,12 @@
 
     function drawSurface() {
       if (!data) return;
+      if (dragging) {
+        dirty = true; // drawn when the drag ends
+        return;
+      }
+      dirty = false;
+      keepCamera();
       const xs = data.xs, ys = data.ys, cfg = data.config;
       const hov = "x %{x:.2f}, y %{y:.2f}<br>";
       let traces;
