@@ -1,8 +1,10 @@
 """The dashboard's controls as a person meets them in a browser (headless Chromium): the speed beside Start,
 the 3-D camera during a run, no "share to the cloud" anywhere, a second run refused with a way to the first,
 and boxes and messages that agree with the run."""
+import math
 import os
 
+import numpy as np
 import pytest
 
 from support import CHROMEDRIVER, CHROMIUM
@@ -72,8 +74,17 @@ def test_the_surface_can_be_rotated_while_it_trains_and_stays_rotated(browser, l
           " return [e.x, e.y, e.z].map(function (v) { return Math.round(v * 1000) / 1000; })"
     before = js(browser, eye)
     chart = browser.find_element(By.ID, "chart-surface")
-    ActionChains(browser).move_to_element(chart).click_and_hold().move_by_offset(120, 40).move_by_offset(60, 10) \
-        .release().perform()
+    # a slow drag, as a hand makes it: the run goes on (events and snapshots arrive) between its moves
+    ActionChains(browser).move_to_element(chart).click_and_hold().perform()
+    away = []
+    for _ in range(6):
+        ActionChains(browser).move_by_offset(4, 0).perform()
+        seq = js(browser, "return BP.job.lastSeq")
+        until(browser, lambda d: js(d, "return BP.job.lastSeq") > seq + 3, message="the run to go on")
+        away.append(js(browser, eye))
+    ActionChains(browser).release().perform()
+    turn = np.diff(np.unwrap([math.atan2(e[1], e[0]) for e in [before] + away]))
+    assert (turn > 0.02).all() or (turn < -0.02).all(), away  # the view followed the hand all along
     dragged = until(browser, lambda d: (lambda e: e != before and e)(js(d, eye)), message="the camera to move")
     assert state(browser) == "running"
     # the surface keeps being redrawn; the view stays where the user left it
