@@ -53,13 +53,40 @@
       if (b.tabIndex !== -1) b.tabIndex = -1;
     }
   }
-  /** Every chart of the dashboard is made here: its config, and its mode bar kept out of the tab order. */
+  /** Every chart of the dashboard is made here: its config, its mode bar kept out of the tab order, and its
+   *  text alternative (BP.describe). */
   BP.newPlot = function (el, traces, layout, config) {
     el = byId(el);
-    Plotly.newPlot(el, traces || [], layout || BP.layout(), config || BP.plotConfig);
+    config = config || BP.plotConfig;
+    Plotly.newPlot(el, traces || [], layout || BP.layout(), config);
     el.on("plotly_afterplot", () => untab(el));
     untab(el);
+    if (!config.staticPlot && !document.getElementById(el.id + "-alt")) BP.describe(el, "Empty until a run starts.");
     return el;
+  };
+
+  /** Set a chart's one-line text alternative, e.g. "Loss: training 0.012 at step 400, falling": the element
+   *  `<id>-alt` (visually hidden, read by screen readers; made after the chart when the page has none). */
+  BP.describe = function (el, text) {
+    el = byId(el);
+    let alt = document.getElementById(el.id + "-alt");
+    if (!alt) {
+      alt = document.createElement("p");
+      alt.className = "chart-alt sr-only";
+      alt.id = el.id + "-alt";
+      (el.closest(".chart-wrap") || el).after(alt);
+    }
+    if (alt.textContent !== text) alt.textContent = text;
+  };
+
+  /** "falling", "rising" or "steady": the mean of the last tenth of the values against the tenth before. */
+  BP.trend = function (ys) {
+    const v = ys.filter(BP.finite), k = Math.max(2, Math.floor(v.length / 10));
+    if (v.length < 2 * k) return "";
+    const mean = (a) => a.reduce((s, x) => s + x, 0) / a.length;
+    const now = mean(v.slice(-k)), before = mean(v.slice(-2 * k, -k));
+    const change = (now - before) / (Math.abs(before) || 1);
+    return change < -0.02 ? "falling" : change > 0.02 ? "rising" : "steady";
   };
   BP.plot = (id, traces, layout) => BP.newPlot(id, traces, layout);
   BP.react = function (el, traces, layout) {

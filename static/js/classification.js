@@ -27,7 +27,7 @@
     // the probability map (base) changes per snapshot; the points (overlay, on top) are drawn once per run
     const board = new BP.Layered("chart-boundary", "chart-points", bLayout);
     board.overlayLegend = true;
-    let data = null, grid = null, rev = 0;
+    let data = null, grid = null, rev = 0, step = 0;
 
     function drawPoints() {
       if (!data) return;
@@ -54,6 +54,11 @@
         traces.push({ type: "scatter", x: [null], y: [null], showlegend: false, hoverinfo: "skip" });
       }
       board.drawBase(traces);
+      if (grid) {
+        const cells = grid.flat(), orange = cells.filter((p) => p >= 0.5).length / cells.length;
+        BP.describe("chart-boundary", "Decision boundary at step " + BP.fmt.int(step) + " (" + data.config.dataset +
+          "): the network calls " + BP.fmt.pct(orange, 0) + " of the plane orange (class 1), the rest blue.");
+      }
     }
     const request = () => BP.render.request("boundary", drawBoundary);
 
@@ -75,6 +80,7 @@
       },
       snapshot(run, ev) {
         grid = ev.p_grid;
+        step = ev.step;
         request();
       },
     };

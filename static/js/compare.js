@@ -21,8 +21,8 @@
   function describe() {
     const c = comparisons[nameSel.value];
     document.getElementById("cmp-shows").textContent = "Shows " + c.shows + ".";
-    document.getElementById("cmp-runs").innerHTML = "Runs: " + c.labels.map((l, i) =>
-      '<b style="color:' + BP.runColor(i) + '">' + escapeHtml(l) + "</b>").join(" · ");
+    document.getElementById("cmp-runs").innerHTML = "Runs: " + c.labels.map((l, i) => // the colour on a swatch: text stays dark (contrast)
+      '<b><span class="swatch" style="background:' + BP.runColor(i) + '"></span>' + escapeHtml(l) + "</b>").join(" · ");
     for (const f of Object.values(forms)) f.setVaries(c.varies, "set per run: " + c.labels.join(" · "));
   }
   function selectTask() {
@@ -115,6 +115,9 @@
         hovertemplate: runs[i].label + " %{y:.4g}<extra></extra>" });
     });
     BP.react("chart-acc", traces, fitLayout);
+    BP.describe("chart-acc", "Each run's fit of the target " + fitData.config.formula + ": " + runs.map((r, i) =>
+      r.label + (fitPreds[i] ? " mean squared distance " + fmt.num(fitPreds[i].reduce((a, v, j) => a + (v - fitData.y_grid[j]) ** 2, 0) / fitPreds[i].length)
+        : " not drawn yet")).join("; ") + ".");
   }
 
   function pushNorms(run, ev) {

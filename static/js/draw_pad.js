@@ -157,6 +157,7 @@
         textfont: { size: 10.5 }, hovertemplate: "digit %{x}: %{y:.1%}<extra></extra>",
       }], probsLayout);
       guess.innerHTML = "Looks like a <b>" + best + "</b> (" + fmt.pct(p[best], 0) + " sure)";
+      BP.describe(probsEl, "The model's probabilities for your drawing: " + best + " most likely (" + fmt.pct(p[best], 0) + ").");
     }
 
     clearPad();

@@ -11,6 +11,12 @@
     return [lo - pad, hi + pad];
   }
 
+  function meanSquare(a, b) {
+    let s = 0, n = 0;
+    a.forEach((v, i) => { if (BP.finite(v) && BP.finite(b[i])) { s += (v - b[i]) ** 2; n++; } });
+    return n ? s / n : NaN;
+  }
+
   BP.views.register("fit", () => {
     const fitLayout = BP.layout({
       xaxis: { title: { text: "x" } }, yaxis: { title: { text: "y" } }, hovermode: "closest",
@@ -18,7 +24,7 @@
     });
     // the points and the target are drawn once per run; only the network's curve (an overlay) per snapshot
     const fit = new BP.Layered("chart-fit", "chart-fit-net", fitLayout);
-    let data = null, pred = null, rev = 0;
+    let data = null, pred = null, rev = 0, step = 0;
 
     function drawBase() {
       if (!data) return;
@@ -40,6 +46,10 @@
       if (!data) return;
       fit.drawOverlay([{ type: "scatter", mode: "lines", name: "network", x: data.x_grid, y: pred || [],
         line: { color: C.model, width: 3 } }]);
+      const domain = "target " + data.config.formula + " on x from " + BP.fmt.num(data.config.x_min) + " to " + BP.fmt.num(data.config.x_max);
+      BP.describe("chart-fit", pred ? "The network's fit at step " + BP.fmt.int(step) + ": " + domain +
+        ", mean squared distance of its curve from the target " + BP.fmt.num(meanSquare(pred, data.y_grid)) + "."
+        : "The network's fit: " + domain + "; the network's curve appears once it trains.");
     }
     const requestFit = () => BP.render.request("fit", drawFit);
 
@@ -60,6 +70,7 @@
       },
       snapshot(run, ev) {
         pred = ev.y_pred;
+        step = ev.step;
         requestFit();
       },
     };

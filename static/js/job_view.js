@@ -333,6 +333,7 @@
     updateControls() {
       const e = this.el, active = ACTIVE.includes(this.state), live = this.state === "running" || this.state === "paused";
       const mine = this.owner && this.connected;
+      const focused = [e.start, e.pause, e.stop].includes(document.activeElement) ? document.activeElement : null;
       e.start.disabled = !this.canStart();
       e.pause.disabled = !(mine && live);
       e.pause.querySelector("span").textContent = this.state === "paused" ? "Resume" : "Pause";
@@ -343,6 +344,27 @@
       if (form) form.setDisabled(this.readOnly || active);
       if (this.opts.onControls) this.opts.onControls(this.readOnly || active);
       if (e.reset) e.reset.disabled = this.readOnly || active;
+      this._keepFocus(focused);
+    }
+
+    /** A pressed button that is now disabled (Start while it starts, Stop once stopped) must not drop the
+     *  keyboard focus to the page: it moves to the control that comes next (Pause, Start), or meanwhile to the
+     *  speed buttons, and on to that next control as soon as it is enabled. */
+    _keepFocus(focused) {
+      const e = this.el;
+      if (focused && focused.disabled) this.parked = true;
+      else if (!this.parked) return;
+      const here = document.activeElement;
+      if (!(here === document.body || here === null || here.disabled || (here.name === "pace" && this.parkedAt === here))) {
+        this.parked = false; // the user went elsewhere
+        return;
+      }
+      const next = [e.pause, e.stop, e.start].find((b) => !b.disabled && !b.hidden);
+      const target = next || this.live.el.paces.find((r) => r.checked) || null;
+      if (!target) return;
+      target.focus();
+      this.parkedAt = next ? null : target;
+      if (next) this.parked = false;
     }
 
     renderStatus() {

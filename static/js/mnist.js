@@ -89,6 +89,7 @@
         tile.title = "predicted " + p + " (" + fmt.pct(ev.prob[k], 0) + " sure), true label " + t;
       });
       score.textContent = right + " / " + n + " right";
+    BP.describe(digitsEl, "Validation digits at step " + fmt.int(ev.step) + ": the model reads " + right + " of " + n + " right.");
       BP.markData(digitsEl);
     }
 
@@ -111,7 +112,15 @@
         const s = row.reduce((a, b) => a + b, 0);
         return row.map((v) => (s ? v / s : 0));
       });
-      BP.react(confEl, [{
+      let total = 0, right = 0, worst = null;
+    m.forEach((row, t) => row.forEach((v, p) => {
+      total += v;
+      if (t === p) right += v;
+      else if (!worst || v > worst[2]) worst = [t, p, v];
+    }));
+    BP.describe(confEl, "Confusion matrix of the last evaluation: " + fmt.int(right) + " of " + fmt.int(total) + " images right" +
+      (worst && worst[2] ? "; the most frequent mistake: " + worst[0] + " read as " + worst[1] + " (" + worst[2] + " times)." : "."));
+    BP.react(confEl, [{
         type: "heatmap", x: DIGITS, y: DIGITS, z, text: m, texttemplate: "%{text}", textfont: { size: 10.5 },
         colorscale: CONF_SCALE, zmin: 0, zmax: 1, showscale: false, xgap: 1, ygap: 1,
         hovertemplate: "true %{y}, predicted %{x}<br>%{text} images (%{z:.1%} of the row)<extra></extra>",

@@ -52,6 +52,9 @@
   }
 
   function mount() {
+    // on a phone the settings start folded away: the status and the charts come first
+    const settings = $("#settings");
+    if (settings && window.matchMedia("(max-width: 860px)").matches) settings.open = false;
     const page = { data: BP.data, form: null, job: null };
     let opts = options;
     if (!opts) {

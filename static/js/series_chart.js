@@ -161,6 +161,23 @@
         }
       }
       if (this.series.some((s) => s.x.length)) BP.markData(this.el);
+      this._describe();
+    }
+
+    /** The chart in a sentence: each series' latest value, its step and its trend (at most six series). */
+    _describe() {
+      const card = this.el.closest(".multiple, .card"), h = card && card.querySelector("h2, h3");
+      const title = h ? h.textContent.trim() : "Chart";
+      const pct = /%/.test((this.layout.yaxis || {}).tickformat || "");
+      const parts = [];
+      for (const s of this.series) {
+        let j = s.y.length - 1;
+        while (j >= 0 && !finite(s.y[j])) j--;
+        if (j < 0 || parts.length >= 6) continue;
+        const value = pct ? BP.fmt.pct(s.y[j]) : BP.fmt.num(s.y[j]), trend = BP.trend(s.y.slice(-400));
+        parts.push((s.spec.name || "series") + " " + value + " at step " + BP.fmt.int(s.x[j]) + (trend ? ", " + trend : ""));
+      }
+      BP.describe(this.el, title + ": " + (parts.length ? parts.join("; ") : "no data yet") + ".");
     }
   }
   BP.SeriesChart = SeriesChart;

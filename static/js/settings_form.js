@@ -113,9 +113,14 @@
         const box = f.querySelector(".field-error");
         box.textContent = msg;
         box.hidden = false;
+        const input = f.querySelector("input, select");
+        input.setAttribute("aria-invalid", "true");
+        input.setAttribute("aria-describedby", box.id); // read out with the field
         if (!first) first = f;
       }
       if (first) {
+        const details = this.form.closest("details");
+        if (details) details.open = true; // collapsed on a phone: show what needs fixing
         first.scrollIntoView({ block: "nearest", behavior: "smooth" });
         const el = first.querySelector("input, select");
         if (el && !el.disabled) el.focus({ preventScroll: true });
@@ -126,6 +131,9 @@
       const f = this.field(name);
       if (!f) return;
       f.classList.remove("invalid");
+      const input = f.querySelector("input, select");
+      input.removeAttribute("aria-invalid");
+      input.removeAttribute("aria-describedby");
       const box = f.querySelector(".field-error");
       box.hidden = true;
       box.textContent = "";

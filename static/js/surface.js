@@ -43,7 +43,7 @@
       if (cam && cam.eye) surfLayout.scene.camera = JSON.parse(JSON.stringify(cam));
     }
     const errEl = BP.plot("chart-error", [], errLayout);
-    let data = null, pred = null, zr = [0, 1], rev = 0;
+    let data = null, pred = null, zr = [0, 1], rev = 0, step = 0;
     if (!webgl) {
       document.querySelector("#chart-surface").closest(".chart-card").querySelector(".sub").textContent =
         "this browser has no WebGL: showing the prediction as a map instead of in 3-D";
@@ -88,6 +88,11 @@
       let m = 0;
       for (const row of err) for (const v of row) if (v !== null) m = Math.max(m, Math.abs(v));
       m = Math.max(m, 0.05 * (zr[1] - zr[0]), 1e-6);
+      const mean = err.flat().filter((v) => v !== null).reduce((a, v) => a + Math.abs(v), 0) / Math.max(1, err.flat().filter((v) => v !== null).length);
+      const text = "At step " + BP.fmt.int(step) + " the network's surface is off the target " + data.config.formula +
+        " by " + BP.fmt.num(mean) + " on average, by " + BP.fmt.num(m) + " at most.";
+      BP.describe("chart-surface", "Prediction and target: " + text);
+      BP.describe("chart-error", "Error map: " + text);
       BP.react(errEl, [{
         type: "heatmap", x: data.xs, y: data.ys, z: err, colorscale: ERROR_SCALE, zmid: 0, zmin: -m, zmax: m, zsmooth: "best",
         colorbar: { thickness: 12, len: 0.8, y: 0, yanchor: "bottom", outlinewidth: 0, tickfont: { size: 11 }, title: { text: "error", side: "right" } },
@@ -112,6 +117,7 @@
       },
       snapshot(run, ev) {
         pred = ev.z_pred;
+        step = ev.step;
         BP.render.request("surface", drawSurface);
       },
     };
