@@ -5,14 +5,18 @@
  *   core.js          BP.data, BP.$ / BP.$$, BP.finite, BP.merge, BP.cap, BP.escapeHtml, BP.render, BP.thin
  *   format.js        BP.fmt: numbers, percentages, durations
  *   colors.js        BP.colors, BP.runColor, BP.layerColor
- *   charts.js        Plotly config and layout, BP.plot / BP.react, BP.Layered (a chart with an overlay)
+ *   charts.js        Plotly config and layout, BP.newPlot / BP.react, BP.describe (a chart's text
+ *                    alternative), BP.Layered (a chart with an overlay)
  *   series_chart.js  BP.SeriesChart (live line charts), BP.lossTools, BP.lossSeries
  *   norms.js         BP.NormsChart (gradient norms per layer)
  *   settings_form.js BP.SettingsForm (the form generated from the schema), BP.wireExamples
  *   socket.js        BP.Connection (Socket.IO with acks and a connection badge)
  *   status_bar.js    BP.StatusBar (state pill, counters, progress, message line)
  *   job_tools.js     BP.JobTools (downloads and the share link)
- *   job_view.js      BP.JobView (controls, history + events in seq order)
+ *   run_controls.js  BP.RunControls (the live learning rate and the speed beside Start)
+ *   elsewhere.js     BP.Elsewhere (a Start refused for a run going elsewhere: go to it, stop it)
+ *   focus.js         BP.FocusKeeper (the keyboard focus stays on a control as buttons are disabled)
+ *   job_view.js      BP.JobView (Start / Pause / Stop, history + events in seq order)
  *   page.js          BP.views (a page's views register here), BP.page (mounts form, job and views)
  * then the page's own views (function.js, surface.js, ...). A new view or panel is a new file that calls
  * BP.views.register(...) (see page.js), added to the page's script list.

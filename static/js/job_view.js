@@ -25,8 +25,9 @@
       this.storageKey = "bpnet.job." + opts.page;
       this.status = new BP.StatusBar();
       this.tools = new BP.JobTools((text, kind) => this.setMessage(text, kind));
-      this.el = { start: $("#btn-start"), pause: $("#btn-pause"), stop: $("#btn-stop"), reset: $("#btn-reset"),
-        elsewhere: $("#elsewhere") };
+      this.el = { start: $("#btn-start"), pause: $("#btn-pause"), stop: $("#btn-stop"), reset: $("#btn-reset") };
+      this.elsewhere = new BP.Elsewhere(this);
+      this.focus = new BP.FocusKeeper([this.el.pause, this.el.stop, this.el.start], () => this.live.el.paces.find((r) => r.checked));
       this.live = new BP.RunControls(this);
       this._wire();
       this.conn = new BP.Connection($("#st-conn"), {
@@ -89,7 +90,7 @@
       const payload = this.opts.payload();
       if (!payload) return;
       if (payload.config) payload.config.pace = this.live.pace(); // the speed beside Start
-      this._elsewhere(null);
+      this.elsewhere.hide();
       const previous = { jobId: this.jobId, state: this.state };
       this.jobId = null;
       this.state = "starting";
@@ -109,7 +110,7 @@
             (rest.length ? ": " + rest.join("; ") : " (see the form)."), "error");
         } else {
           this.setMessage(cap(ack.message || "the server refused to start the run"), "error");
-          if (ack.job_id) this._elsewhere(ack);
+          if (ack.job_id) this.elsewhere.show(ack);
         }
         this.updateControls();
         this.renderStatus();
@@ -128,31 +129,6 @@
       const ack = await this.call(action, { job_id: this.jobId });
       if (!ack.ok) this.setMessage(cap(ack.message), "error");
       else if (action === "stop") this.setMessage("Stopping after the current step…", "muted");
-    }
-
-    /** The run this session already has going elsewhere (a refused Start): "go to it" and "stop it". */
-    _elsewhere(ack) {
-      const box = this.el.elsewhere;
-      if (!box) return;
-      box.hidden = !ack;
-      if (!ack) return;
-      const go = $("#elsewhere-go", box), stop = $("#elsewhere-stop", box);
-      $("#elsewhere-what", box).textContent = "Your run on the " + (BP.data.pages[ack.page] || ack.page) + " page is still training.";
-      go.href = ack.page_url;
-      stop.disabled = false;
-      stop.onclick = async () => {
-        stop.disabled = true;
-        const res = await this.call("stop", { job_id: ack.job_id });
-        if (res.ok) {
-          box.hidden = true;
-          this.setMessage("Your other run was stopped: press Start to train here.", "success");
-          this.el.start.focus();
-        } else {
-          stop.disabled = false;
-          this.setMessage(cap(res.message), "error");
-        }
-      };
-      go.focus();
     }
 
     async watch(jobId, restoring) {
@@ -295,32 +271,13 @@
       }
     }
 
-    _steps() {
-      return this.runs.length ? Math.max(...this.runs.map((r) => (r && r.step) || 0)) : 0;
-    }
-
     _pausedMessage() {
-      this.setMessage("Paused at step " + BP.fmt.int(this._steps()) + (this.readOnly ? "." : ": change the learning rate or the speed if you like, then resume."), "muted");
+      this.status.say("paused", "", { runs: this.runs, readOnly: this.readOnly });
     }
 
     _state(state, message, fromHistory) {
       this.state = state;
-      const steps = this._steps();
-      if (state === "failed") {
-        this.setMessage("Training failed: " + (message || "unknown error") + "", "error");
-      } else if (state === "stopped") {
-        this.setMessage(cap(message || "stopped") + " at step " + BP.fmt.int(steps) + "." +
-          (this.readOnly ? "" : " Change the settings and start again."), "muted");
-      } else if (state === "finished") {
-        const warning = this.runs.map((r) => r && r.warning).find(Boolean);
-        const note = [message, warning].filter(Boolean).join(" ");
-        this.setMessage(BP.StatusBar.summary(this.runs, note), note ? "warn" : "success");
-      } else if (state === "paused") {
-        this._pausedMessage();
-      } else if (state === "running") {
-        if (fromHistory && this.readOnly) this.setMessage("Watching live: the charts follow the run as it trains.", "muted");
-        else if (!fromHistory || this.status.messageKind !== "error") this.setMessage(this.readOnly ? "Watching live." : "Training… the charts update live.", "muted");
-      }
+      this.status.say(state, message, { runs: this.runs, readOnly: this.readOnly, fromHistory });
       this.updateControls();
       this.renderStatus();
     }
@@ -333,7 +290,7 @@
     updateControls() {
       const e = this.el, active = ACTIVE.includes(this.state), live = this.state === "running" || this.state === "paused";
       const mine = this.owner && this.connected;
-      const focused = [e.start, e.pause, e.stop].includes(document.activeElement) ? document.activeElement : null;
+      const held = this.focus.before();
       e.start.disabled = !this.canStart();
       e.pause.disabled = !(mine && live);
       e.pause.querySelector("span").textContent = this.state === "paused" ? "Resume" : "Pause";
@@ -344,27 +301,7 @@
       if (form) form.setDisabled(this.readOnly || active);
       if (this.opts.onControls) this.opts.onControls(this.readOnly || active);
       if (e.reset) e.reset.disabled = this.readOnly || active;
-      this._keepFocus(focused);
-    }
-
-    /** A pressed button that is now disabled (Start while it starts, Stop once stopped) must not drop the
-     *  keyboard focus to the page: it moves to the control that comes next (Pause, Start), or meanwhile to the
-     *  speed buttons, and on to that next control as soon as it is enabled. */
-    _keepFocus(focused) {
-      const e = this.el;
-      if (focused && focused.disabled) this.parked = true;
-      else if (!this.parked) return;
-      const here = document.activeElement;
-      if (!(here === document.body || here === null || here.disabled || (here.name === "pace" && this.parkedAt === here))) {
-        this.parked = false; // the user went elsewhere
-        return;
-      }
-      const next = [e.pause, e.stop, e.start].find((b) => !b.disabled && !b.hidden);
-      const target = next || this.live.el.paces.find((r) => r.checked) || null;
-      if (!target) return;
-      target.focus();
-      this.parkedAt = next ? null : target;
-      if (next) this.parked = false;
+      this.focus.after(held);
     }
 
     renderStatus() {

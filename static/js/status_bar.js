@@ -56,6 +56,27 @@
       this.el.progress.setAttribute("aria-valuenow", String(pct));
     }
 
+    /** The message line for a job that is now in `state` (with the engine's `message`); ctx: {runs, readOnly,
+     *  fromHistory}. A watcher is told what happens, not what to change. */
+    say(state, message, ctx) {
+      const runs = ctx.runs, steps = fmt.int(runs.length ? Math.max(...runs.map((r) => (r && r.step) || 0)) : 0);
+      if (state === "failed") {
+        this.setMessage("Training failed: " + (message || "unknown error"), "error");
+      } else if (state === "stopped") {
+        this.setMessage(BP.cap(message || "stopped") + " at step " + steps + "." +
+          (ctx.readOnly ? "" : " Change the settings and start again."), "muted");
+      } else if (state === "finished") {
+        const warning = runs.map((r) => r && r.warning).find(Boolean);
+        const note = [message, warning].filter(Boolean).join(" ");
+        this.setMessage(StatusBar.summary(runs, note), note ? "warn" : "success");
+      } else if (state === "paused") {
+        this.setMessage("Paused at step " + steps + (ctx.readOnly ? "." : ": change the learning rate or the speed if you like, then resume."), "muted");
+      } else if (state === "running") {
+        if (ctx.fromHistory && ctx.readOnly) this.setMessage("Watching live: the charts follow the run as it trains.", "muted");
+        else if (!ctx.fromHistory || this.messageKind !== "error") this.setMessage(ctx.readOnly ? "Watching live." : "Training… the charts update live.", "muted");
+      }
+    }
+
     /** The message of a finished job: its time and final metrics (one run) or how many runs completed. */
     static summary(runs, note) {
       const done = runs.filter((r) => r.final);
