@@ -20,7 +20,8 @@ job) and ``time`` (when the engine made it, Unix seconds: latency can be measure
               validation images as 28x28 lists of 0-255), their ``digit_labels``, ``pred`` and ``prob``, and
               ``confusion`` (10x10, rows = true class) of the last evaluation
 ``norms``     ``step``, ``names`` (one per weight layer), ``grad`` and ``weight`` (L2 norms) after that step: sampled
-              by steps (the first, every k-th, the last; k keeps a run to ~1,000 samples), not by time
+              by steps, not by time: the first, every k-th and the last, k = 1 for the first 500 steps, then 2, 4,
+              8... (the history keeps the multiples of the current k: at most ~500 evenly spaced samples)
 ``lr``        ``step``, ``lr``: the learning rate was changed while running
 ``pace``      ``pace`` (steps per second at most, 0: no limit), ``step``: the speed was changed (run 0)
 ``done``      final metrics of a run: ``train_loss, val_loss, val_acc, test_loss, test_acc, steps, seconds``;

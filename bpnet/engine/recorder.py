@@ -9,12 +9,16 @@ from .events import Series, decimate
 __all__ = ["Recorder"]
 
 STEP_COLUMNS = ("step", "epoch", "loss", "val_loss", "val_acc", "lr")
-NORM_SAMPLES = 1000  # gradient norms recorded per run at most: every k-th step, evenly spaced over the run
+NORM_SAMPLES = 500  # gradient norms kept per run: every k-th step, k doubling as the run grows
 
 
-def norm_interval(total_steps):
-    """Record the gradient norms every k steps: each step of a short run, ~NORM_SAMPLES points of a long one."""
-    return max(1, -(-total_steps // NORM_SAMPLES))
+def norm_interval(step):
+    """The sampling interval of the gradient norms at `step`: 1 for the first NORM_SAMPLES steps, then 2, 4, 8...
+    so that a run of any length keeps at most ~NORM_SAMPLES evenly spaced samples (steps, never the clock)."""
+    k = 1
+    while step > NORM_SAMPLES * k:
+        k *= 2
+    return k
 
 
 class Recorder:
@@ -28,7 +32,7 @@ class Recorder:
         self.final, self.failure = None, ""
         self.evaluates_periodically = trainer.config.get("eval_every") is not None
         self._reported = 0
-        self.norm_every = norm_interval(trainer.total_steps)
+        self.norm_every = 1
         self._pending_norms = []
         self._t0 = self._t_report = time.monotonic()
         self._paused = 0.0
@@ -51,7 +55,8 @@ class Recorder:
         """A step's record (taken right after the step: the gradients are that step's)."""
         self.steps.append(**{c: record[c] for c in STEP_COLUMNS if record.get(c) is not None})
         step = record["step"]
-        if step % self.norm_every == 0 or step == self.trainer.total_steps or step == 1:
+        self.norm_every = norm_interval(step)  # a longer run: every other sample from now on
+        if self._keeps(step) or step == self.trainer.total_steps:
             self._pending_norms.append(self.trainer.norms())
 
     def dataset_event(self):
@@ -83,10 +88,14 @@ class Recorder:
                        eta=remaining / rate if rate > 0 else None, progress=self.trainer.step / self.trainer.total_steps)
         return payload
 
+    def _keeps(self, step):
+        return step == 1 or step % self.norm_every == 0
+
     def pending_norms(self):
         """The gradient norms sampled since the last call (payloads of 'norms' events), now part of the history."""
         out, self._pending_norms = self._pending_norms, []
-        self.norm_history.extend(out)
+        last = self.trainer.total_steps  # the history keeps the samples of the current spacing (and the last)
+        self.norm_history = [n for n in self.norm_history + out if self._keeps(n["step"]) or n["step"] == last]
         return out
 
     def eval_event(self, ev):

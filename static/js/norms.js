@@ -21,8 +21,10 @@
     layers(names) {
       if (this.names && this.names.join() === names.join()) return;
       this.names = names.slice();
+      // a norm per step jitters: the curves are smoothed (EMA, the raw values faint behind)
+      this.chart.setSmoothing(0.8);
       this.chart.reset(names.map((n, i) => ({
-        name: BP.layerName(n), line: { color: BP.layerColor(i, names.length), width: 1.6 },
+        name: BP.layerName(n), line: { color: BP.layerColor(i, names.length), width: 1.6 }, smooth: true, ghost: true,
         hovertemplate: n + ": %{y:.3g}<extra>step %{x}</extra>",
       })));
     }
