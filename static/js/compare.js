@@ -183,7 +183,7 @@
         }
         tbody.append(tr);
       }
-      BP.markData(tbody.closest("table"), done.length > 0 || runs.some((r) => r.failed));
+      BP.markData(tbody.closest("table"), runs.length > 0); // the rows say "training…" until each run ends
     });
   }
 
