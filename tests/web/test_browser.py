@@ -4,6 +4,7 @@ Each test sets a tiny config through the form, starts a run, waits until the cha
 the Plotly divs), and checks the controls return to a startable state. After every test: no SEVERE entry in
 the browser console and no request to another origin. Screenshots go to artifacts/screenshots/<page>.png.
 """
+import contextlib
 import math
 import os
 import time
@@ -118,6 +119,21 @@ def assert_startable(driver):
     until(driver, lambda d: enabled(d, "btn-start"), message="Start to be enabled again")
     assert not enabled(driver, "btn-pause") and not enabled(driver, "btn-stop") and not enabled(driver, "btn-lr")
     assert not js(driver, "return document.querySelector('form.settings:not([hidden]) .settings-body').disabled")
+
+
+@contextlib.contextmanager
+def second_tab(driver):
+    """Open a new tab and switch to it; yields the first tab's handle; closes every other tab afterwards."""
+    owner = driver.current_window_handle
+    driver.switch_to.new_window("tab")
+    try:
+        yield owner
+    finally:
+        for handle in driver.window_handles:
+            if handle != owner:
+                driver.switch_to.window(handle)
+                driver.close()
+        driver.switch_to.window(owner)
 
 
 def screenshot(driver, name):
@@ -352,9 +368,7 @@ def test_watch_page_is_read_only_and_live(browser, live_server):
     start(browser)
     wait_state(browser, "running")
     share = until(browser, lambda d: js(d, "return document.getElementById('share-url').value"), message="the share link")
-    owner = browser.current_window_handle
-    browser.switch_to.new_window("tab")
-    try:
+    with second_tab(browser) as owner:
         browser.get(share)
         until(browser, lambda d: points(d, "chart-loss", 0) > 0, message="the watcher's charts")
         seen = last_x(browser, "chart-loss", 1)
@@ -374,12 +388,6 @@ def test_watch_page_is_read_only_and_live(browser, live_server):
         assert not any(enabled(browser, b) for b in ("btn-start", "btn-pause", "btn-stop", "btn-lr"))
         severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert not severe, severe
-    finally:
-        for handle in browser.window_handles:
-            if handle != owner:
-                browser.switch_to.window(handle)
-                browser.close()
-        browser.switch_to.window(owner)
 
 
 def test_reconnect_catches_up_and_keeps_control(browser, live_server):

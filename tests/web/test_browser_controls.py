@@ -19,7 +19,7 @@ from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
 
 from test_browser import (clean_console_and_origin, enabled, fill, js, last_x, message, open_page, points,  # noqa: E402,F401
-                          start, state, until, wait_state)
+                          second_tab, start, state, until, wait_state)
 
 PAGES = ["/function", "/surface", "/classification", "/mnist", "/compare"]
 
@@ -195,9 +195,7 @@ def test_pause_message_and_counter_agree_and_a_watcher_is_not_told_to_change_set
     counter = lambda d: status(d, "step").split(" / ")[0]  # noqa: E731
     until(browser, lambda d: f"Paused at step {counter(d)}:" in message(d), message="the message to match the counter")
     share = js(browser, "return document.getElementById('share-url').value")
-    owner = browser.current_window_handle
-    browser.switch_to.new_window("tab")
-    try:
+    with second_tab(browser) as owner:
         browser.get(share)
         until(browser, lambda d: js(d, "return !!(window.BP && BP.job && BP.job.settled)"), message="the watch page")
         wait_state(browser, "paused")
@@ -208,12 +206,6 @@ def test_pause_message_and_counter_agree_and_a_watcher_is_not_told_to_change_set
         browser.switch_to.window([h for h in browser.window_handles if h != owner][0])
         wait_state(browser, "stopped")
         assert "Stopped" in message(browser) and "Change the settings" not in message(browser)
-    finally:
-        for handle in browser.window_handles:
-            if handle != owner:
-                browser.switch_to.window(handle)
-                browser.close()
-        browser.switch_to.window(owner)
 
 
 def test_a_reloaded_run_shows_no_zero_eta_before_its_next_report(browser, live_server):
