@@ -4,7 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from bpnet.data.classification import CLASSIFICATION_KINDS, circles, make_classification_2d, spiral, two_moons, xor
+from bpnet.data.classification import (CLASSIFICATION_KINDS, circles, make_classification, make_classification_2d,
+                                       n_features, spheres, spiral, two_moons, xor)
 from bpnet.data.functions import FunctionDataset, SurfaceDataset
 
 
@@ -179,8 +180,8 @@ def test_formula_strings():
 
 @pytest.mark.parametrize("kind", CLASSIFICATION_KINDS)
 def test_classification_shapes_balance_and_seed(kind):
-    x, y = make_classification_2d(kind, n_samples=400, noise=0.1, seed=0)
-    assert x.shape == (400, 2) and x.dtype == np.float32 and y.shape == (400,) and y.dtype == np.int64
+    x, y = make_classification(kind, n_samples=400, noise=0.1, seed=0)
+    assert x.shape == (400, n_features(kind)) and x.dtype == np.float32 and y.shape == (400,) and y.dtype == np.int64
     assert np.bincount(y).tolist() == [200, 200]
     assert np.bincount(make_classification_2d(kind, n_samples=401)[1]).tolist() in ([200, 201], [201, 200])
     x2, y2 = make_classification_2d(kind, n_samples=400, noise=0.1, seed=0)
@@ -192,8 +193,9 @@ def test_classification_shapes_balance_and_seed(kind):
 
 
 def test_individual_functions_match_the_dispatcher():
-    for kind, fn in (("moons", two_moons), ("spiral", spiral), ("circles", circles), ("xor", xor)):
-        np.testing.assert_array_equal(fn(100, 0.05, 3)[0], make_classification_2d(kind, 100, 0.05, 3)[0])
+    for kind, fn in (("moons", two_moons), ("spiral", spiral), ("circles", circles), ("xor", xor), ("spheres", spheres)):
+        np.testing.assert_array_equal(fn(100, 0.05, 3)[0], make_classification(kind, 100, 0.05, 3)[0])
+    assert make_classification_2d is make_classification  # its old name still works
 
 
 def test_noise_free_geometry():
@@ -212,6 +214,20 @@ def test_noise_free_geometry():
     assert np.hypot(arm0[:, 0], arm0[:, 1]).max() == pytest.approx(1.0, rel=1e-6)
 
 
+def test_spheres_are_two_gaussian_clouds_in_3d():
+    x, y = spheres(4000, noise=0.0, seed=0)
+    assert n_features("spheres") == 3 and x.shape == (4000, 3) and n_features("moons") == 2
+    for label, sign in ((0, -1), (1, 1)):
+        cloud = x[y == label]
+        np.testing.assert_allclose(cloud.mean(axis=0), sign * 0.6, atol=0.04)  # centred on -/+(0.6, 0.6, 0.6)
+        np.testing.assert_allclose(cloud.std(axis=0), 0.5, rtol=0.06)  # round: the same spread on every axis
+        assert abs(np.corrcoef(cloud.T)[0, 1]) < 0.06
+    # the plane between the centres separates them but for the tails: about 2 % on the wrong side
+    assert 0.01 < np.mean((x.sum(axis=1) > 0) != (y == 1)) < 0.03
+    noisy, labels = spheres(4000, noise=0.3, seed=0)
+    assert noisy[labels == 0].std(axis=0) == pytest.approx([np.hypot(0.5, 0.3)] * 3, rel=0.06)
+
+
 def test_noise_moves_points():
     clean, _ = circles(200, noise=0.0, seed=0)
     noisy, _ = circles(200, noise=0.2, seed=0)
@@ -220,7 +236,7 @@ def test_noise_moves_points():
 
 
 def test_classification_validation():
-    with pytest.raises(ValueError, match="moons, spiral, circles, xor"):
+    with pytest.raises(ValueError, match="moons, spiral, circles, xor, spheres"):
         make_classification_2d("blobs")
     with pytest.raises(ValueError, match="n_samples"):
         make_classification_2d("moons", n_samples=1)

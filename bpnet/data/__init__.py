@@ -2,9 +2,10 @@
 from .loader import DataLoader, Standardizer, train_test_split
 from .mnist import MNISTChecksumError, MNISTNotFoundError, IDXFormatError, find_mnist, load_mnist, mnist_splits
 from .functions import FunctionDataset, SurfaceDataset
-from .classification import make_classification_2d, two_moons, spiral, circles, xor
+from .classification import make_classification, make_classification_2d, n_features, two_moons, spiral, circles, xor, spheres
 
 __all__ = ["DataLoader", "Standardizer", "train_test_split",
            "MNISTChecksumError", "MNISTNotFoundError", "IDXFormatError", "find_mnist", "load_mnist", "mnist_splits",
            "FunctionDataset", "SurfaceDataset",
-           "make_classification_2d", "two_moons", "spiral", "circles", "xor"]
+           "make_classification", "make_classification_2d", "n_features", "two_moons", "spiral", "circles", "xor",
+           "spheres"]

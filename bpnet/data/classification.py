@@ -1,10 +1,11 @@
-"""Seeded two-class 2-D datasets for decision-boundary demos: moons, spiral, circles, xor."""
+"""Seeded two-class datasets for decision-boundary demos: moons, spiral, circles, xor in the plane; spheres in 3-D."""
 import math
 import numbers
 
 import numpy as np
 
-__all__ = ["two_moons", "spiral", "circles", "xor", "make_classification_2d", "CLASSIFICATION_KINDS"]
+__all__ = ["two_moons", "spiral", "circles", "xor", "spheres", "make_classification", "make_classification_2d",
+           "n_features", "CLASSIFICATION_KINDS"]
 
 
 def _check(n_samples, noise):
@@ -21,7 +22,7 @@ def _check(n_samples, noise):
 
 
 def _finish(rng, parts, noise):
-    """Stack the per-class point arrays, add N(0, noise^2) jitter, shuffle; float32 x (n, 2), int64 labels (n,)."""
+    """Stack the per-class point arrays, add N(0, noise^2) jitter, shuffle; float32 x (n, d), int64 labels (n,)."""
     x = np.concatenate(parts)
     y = np.concatenate([np.full(len(p), k, dtype=np.int64) for k, p in enumerate(parts)])
     x = x + noise * rng.standard_normal(x.shape)
@@ -77,14 +78,34 @@ def xor(n_samples=400, noise=0.1, seed=0):
     return _finish(rng, parts, noise)
 
 
-_KINDS = {"moons": two_moons, "spiral": spiral, "circles": circles, "xor": xor}
+def spheres(n_samples=400, noise=0.1, seed=0, spread=0.5):
+    """Two 3-D Gaussian spheres: class 0 around (-0.6, -0.6, -0.6), class 1 around (0.6, 0.6, 0.6), each of
+    standard deviation `spread` along every axis (centres 2.1 apart: about 2 % of the points fall on the other
+    side of the plane between them); `noise` adds to the spread like the jitter of the other sets."""
+    noise, n0, n1 = _check(n_samples, noise)
+    rng = np.random.default_rng(seed)
+    centre = np.full(3, 0.6)
+    parts = [c + spread * rng.standard_normal((m, 3)) for c, m in ((-centre, n0), (centre, n1))]
+    return _finish(rng, parts, noise)
+
+
+_KINDS = {"moons": two_moons, "spiral": spiral, "circles": circles, "xor": xor, "spheres": spheres}
+_FEATURES = {"spheres": 3}
 CLASSIFICATION_KINDS = tuple(_KINDS)
 
 
-def make_classification_2d(kind, n_samples=400, noise=0.1, seed=0):
-    """x float32 (n, 2), labels int64 (n,) of a balanced two-class set; kind in CLASSIFICATION_KINDS."""
+def n_features(kind):
+    """How many input features the points of a kind have: 2 (in the plane), or 3 for spheres."""
+    return _FEATURES.get(kind, 2)
+
+
+def make_classification(kind, n_samples=400, noise=0.1, seed=0):
+    """x float32 (n, n_features(kind)), labels int64 (n,) of a balanced two-class set; kind in CLASSIFICATION_KINDS."""
     try:
         make = _KINDS[kind]
     except (KeyError, TypeError):
         raise ValueError(f"unknown kind {kind!r}; choose one of {', '.join(CLASSIFICATION_KINDS)}") from None
     return make(n_samples, noise, seed)
+
+
+make_classification_2d = make_classification  # its first name, from when every set lay in the plane

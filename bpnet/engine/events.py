@@ -7,10 +7,14 @@ job) and ``time`` (when the engine made it, Unix seconds: latency can be measure
 ``state``     ``state`` (created|running|paused|finished|stopped|failed), ``message``; when paused, ``steps``:
               the step each run stopped at (no step runs after it until the job resumes)
 ``dataset``   static plot data, once per run: ``task``, ``label``, ``steps_per_epoch``, ``total_steps``, ``layers``,
-              ``warning`` (a sentence when the formula is a poor target on its domain, e.g. a pole; else null)
+              ``warning`` (a sentence when the formula is a poor target on its domain, e.g. a pole; else null),
+              ``baseline``: what guessing scores on the validation set (``loss`` of a constant prediction; for
+              classifiers ``accuracy``, chance: always naming the validation set's largest class; for fits
+              ``floor``, the noise's variance: the loss of a perfect fit)
               and per task: function ``x_train, y_train, x_val, y_val, x_grid, y_grid``; surface ``xs, ys,
               z_true`` (rows = y) and ``train_points`` (as [[x, y, z]...]); classification ``points, labels, xs,
-              ys``; mnist ``classes, train_size, val_size``
+              ys`` and ``slice`` (the values the grid holds the features after the first two at: their training
+              means; [] in the plane); mnist ``classes, train_size, val_size``
 ``steps``     every step since the previous report: lists ``step, epoch, loss`` and, for function, surface and
               classification, ``val_loss`` (and ``val_acc`` for classification); scalars ``lr``,
               ``samples_per_sec``, ``eta`` (seconds), ``progress`` (0-1)
@@ -25,9 +29,14 @@ job) and ``time`` (when the engine made it, Unix seconds: latency can be measure
 ``lr``        ``step``, ``lr``: the learning rate was changed while running
 ``pace``      ``pace`` (steps per second at most, 0: no limit), ``step``: the speed was changed (run 0)
 ``done``      final metrics of a run: ``train_loss, val_loss, val_acc, test_loss, test_acc, steps, seconds``;
-              of a run that diverged: ``failed`` (the message) and ``steps``
+              of a run that diverged: ``failed`` (the message) and ``steps``; both with ``verdict``, the run's
+              history judged in words (bpnet/engine/verdict.py): ``kind`` (overfitting, diverged,
+              still_improving, good_fit...), ``title``, ``text`` ("validation loss rose while training loss fell
+              from step 1,200: overfitting. ..."), ``step`` (where it began, or null); a run stopped by the user
+              has ``stopped`` and ``steps`` only
 ``history``   sent to a subscriber when it joins: everything so far (Job.history_event, Recorder.summary), its
-              steps up to the last 'steps' event, so the next events continue it exactly; ``pace`` now
+              steps up to the last 'steps' event, so the next events continue it exactly; ``pace`` now; per run
+              its ``final`` metrics, ``failure`` and ``verdict`` once it has ended
 """
 import math
 

@@ -21,6 +21,7 @@ from .tasks import digit_inputs, outputs
 from .events import clean
 from .recorder import Recorder
 from .trainer import Diverged, Trainer
+from .verdict import judge
 
 __all__ = ["Job", "JobError", "STATES", "TERMINAL"]
 
@@ -283,7 +284,9 @@ class Job:
         """Last report and final metrics of a run (training thread, model lock held)."""
         self._report(i, rec, snapshot=not rec.failure)
         if rec.failure:
-            self._emit("done", run=i, failed=rec.failure, steps=rec.trainer.step)
+            with self._lock:
+                rec.verdict = judge(rec)
+                self._emit("done", run=i, failed=rec.failure, steps=rec.trainer.step, verdict=rec.verdict)
             return
         if rec.evaluates_periodically:
             with self._lock:
@@ -291,7 +294,8 @@ class Job:
         final = rec.trainer.final_metrics(rec.active_seconds())
         with self._lock:
             rec.final = final
-            self._emit("done", run=i, **final)
+            rec.verdict = judge(rec)
+            self._emit("done", run=i, **final, verdict=rec.verdict)
 
     def _apply_pending_lr(self):
         with self._lock:

@@ -30,6 +30,7 @@ class Recorder:
         self.evals, self.norm_history, self.lr_changes = [], [], []
         self.snapshot_payload = None
         self.final, self.failure = None, ""
+        self.verdict = None  # the run's verdict in words once it has ended (verdict.judge)
         self.evaluates_periodically = trainer.config.get("eval_every") is not None
         self._reported = 0
         self.norm_every = 1
@@ -65,7 +66,8 @@ class Recorder:
             self._dataset = {"task": t.config["task"], "label": self.label, "config": t.config,
                              "steps_per_epoch": t.steps_per_epoch, "total_steps": t.total_steps,
                              "batch_size": t.config["batch_size"], "layers": [n for n, _ in t.layers],
-                             "warning": formula_warning(t.config), **t.task.dataset_event()}
+                             "warning": formula_warning(t.config), "baseline": t.task.baseline(),
+                             **t.task.dataset_event()}
         return self._dataset
 
     def pending_steps(self):
@@ -124,7 +126,7 @@ class Recorder:
         return {"label": self.label, "dataset": self.dataset_event(), "steps": rows, "evals": self.evals,
                 "norms": [self.norm_history[i] for i in decimate(len(self.norm_history), limit or len(self.norm_history))],
                 "snapshot": self.snapshot_payload, "lr_changes": self.lr_changes, "final": self.final,
-                "failure": self.failure, "step": self.trainer.step, "total_steps": self.trainer.total_steps}
+                "failure": self.failure, "verdict": self.verdict, "step": self.trainer.step, "total_steps": self.trainer.total_steps}
 
     def csv(self):
         """One row per step: step, epoch, loss, val_loss, val_acc, lr (validation of MNIST at evaluation steps)."""

@@ -4,7 +4,7 @@ import functools
 import numpy as np
 
 from .. import nn
-from ..data import FunctionDataset, Standardizer, SurfaceDataset, make_classification_2d, mnist_splits
+from ..data import FunctionDataset, Standardizer, SurfaceDataset, make_classification, mnist_splits, n_features
 from ..formula import FormulaError
 from .config import ConfigError
 
@@ -40,6 +40,21 @@ class _Task:
         loss = type(self.criterion)()(out, y)  # a fresh criterion: the training one keeps its gradient
         acc = float(np.mean(out.argmax(axis=1) == y)) if self.classifier else None
         return loss, acc, out
+
+    def baseline(self):
+        """What guessing scores on the validation set, the yardstick of a run's verdict and of the chance line:
+        {"loss"} of a constant prediction (regression: the training targets' mean, so the loss is about the
+        targets' variance; classifiers: the training set's class shares), and for classifiers the "accuracy"
+        of chance, always naming the same class (the best such guess: the validation set's largest class); "floor": the loss a perfect fit still has (the noise's variance),
+        where it is known."""
+        y_train, y_val = np.asarray(self.y_train), np.asarray(self.y_val)
+        if not self.classifier:
+            noise = self.config.get("noise", 0.0)
+            return {"loss": float(np.mean((y_val - y_train.mean(axis=0)) ** 2)), "floor": float(noise) ** 2}
+        shares = np.bincount(y_train, minlength=self.out_features) / len(y_train)
+        with np.errstate(divide="ignore"):
+            loss = float(-np.mean(np.log(shares[y_val])))
+        return {"loss": loss, "accuracy": float(np.bincount(y_val).max() / len(y_val))}
 
     def _standardize(self, *arrays):
         if not self.config["normalize_inputs"]:
@@ -99,26 +114,30 @@ class SurfaceTask(_Task):
 
 
 class ClassificationTask(_Task):
-    """Two classes in the plane; cross-entropy; snapshot: P(class 1) on a 60x60 grid (the decision boundary)."""
+    """Two classes in the plane (or in 3-D: spheres); cross-entropy; snapshot: P(class 1) on a 60x60 grid over the
+    first two features (the decision boundary), the third, if any, held at its mean (a slice through the cloud)."""
 
     classifier = True
     in_shape, out_features = (2,), 2
 
     def __init__(self, config, dtype):
         self.config = c = config
-        x, y = make_classification_2d(c["dataset"], c["n_samples"], c["noise"], c["seed"])
+        x, y = make_classification(c["dataset"], c["n_samples"], c["noise"], c["seed"])
+        self.in_shape = (n_features(c["dataset"]),)
         n_val = max(1, round(len(x) * c["val_fraction"]))
         self.points, self.labels = x, y
         self.x_train_raw, y_train, x_val, self.y_val = x[n_val:].astype(dtype), y[n_val:], x[:n_val].astype(dtype), y[:n_val]
         lo, hi = x.min(axis=0) - 0.5, x.max(axis=0) + 0.5
         self.xs, self.ys = np.linspace(lo[0], hi[0], 60), np.linspace(lo[1], hi[1], 60)
-        grid = np.stack(np.meshgrid(self.xs, self.ys), axis=-1).reshape(-1, 2).astype(dtype)
+        plane = np.stack(np.meshgrid(self.xs, self.ys), axis=-1).reshape(-1, 2)
+        self.slice = [float(v) for v in self.x_train_raw[:, 2:].mean(axis=0)]  # the other features' values
+        grid = np.hstack([plane, np.tile(self.slice, (len(plane), 1))]).astype(dtype)
         self.x_train, self.x_val, self.grid = self._standardize(self.x_train_raw, x_val, grid)
         self.y_train = y_train
         self.criterion = nn.CrossEntropyLoss()
 
     def dataset_event(self):
-        return {"points": self.points, "labels": self.labels, "xs": self.xs, "ys": self.ys}
+        return {"points": self.points, "labels": self.labels, "xs": self.xs, "ys": self.ys, "slice": self.slice}
 
     def snapshot(self, model):
         return {"p_grid": softmax(predict(model, self.grid))[:, 1].reshape(len(self.ys), len(self.xs))}
