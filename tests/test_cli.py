@@ -177,15 +177,20 @@ def test_fields_prints_a_table_of_every_setting(capsys):
     assert main(["fields"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].split() == ["setting", "default", "limits", "meaning"]
-    rows = {line.split()[0]: line for line in lines[2:] if line[:1].strip()}
-    assert list(rows) == list(FIELDS) and len(lines) < 5 * len(FIELDS)
+    table = lines[:lines.index("")]
+    rows = {line.split()[0]: line for line in table[2:] if line[:1].strip()}
+    assert list(rows) == list(FIELDS) and len(table) < 5 * len(FIELDS)
+    glossary = " ".join(line.strip() for line in lines[len(table):])  # then what the settings mean, as the form says
+    for name in ("optimizer", "init", "batch_norm", "dropout", "lr_schedule"):
+        assert f"{name} ({FIELDS[name]['label']}): {FIELDS[name]['glossary']}" in glossary
     assert rows["lr"].split()[1:8] == ["0.01", "(mnist:", "0.001)", "1e-06", "to", "10", "Learning"]
     assert rows["batch_norm"].split()[1:5] == ["off", "on", "or", "off"]
 
 
 def test_fields_of_one_task_shows_its_defaults_only(capsys):
     assert main(["fields", "--task", "mnist"]) == 0
-    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[2:] if line[:1].strip()}
+    out = capsys.readouterr().out.split("\n\n")[0]
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[2:] if line[:1].strip()}
     assert list(rows) == [name for name, spec in FIELDS.items() if "mnist" in spec["tasks"]]
     assert rows["lr"][1:5] == ["0.001", "1e-06", "to", "10"]
     assert rows["n_samples"][1:5] == ["50000", "1000", "to", "50000"]

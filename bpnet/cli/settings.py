@@ -119,4 +119,9 @@ def fields_table(task=None, width=None):
         for i in range(max(map(len, cells))):
             lines.append("  ".join((c[i] if i < len(c) else "").ljust(w) for c, w in zip(cells, widths)).rstrip())
     title = f"settings of the {task} task" if task else "settings (per-task differences in brackets)"
-    return "\n".join([title + "; flags: --name-with-dashes; config files: name", *lines])
+    glossary = ["", "what they mean (the dashboard shows the same beside each setting):"]
+    for name in names:
+        if FIELDS[name]["glossary"]:
+            text = f"{name} ({FIELDS[name]['label']}): {FIELDS[name]['glossary']}"
+            glossary += textwrap.wrap(text, max(40, width - 2), initial_indent="  ", subsequent_indent="    ")
+    return "\n".join([title + "; flags: --name-with-dashes; config files: name", *lines, *glossary])

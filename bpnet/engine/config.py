@@ -11,7 +11,7 @@ import numpy as np
 
 from ..formula import FormulaError, parse_formula
 
-__all__ = ["ConfigError", "FIELDS", "TASKS", "OPTIMIZERS", "validate_config", "validate_field", "schema", "defaults",
+__all__ = ["ConfigError", "FIELDS", "GLOSSARY", "TASKS", "OPTIMIZERS", "validate_config", "validate_field", "schema", "defaults",
            "MAX_STEPS", "training_size", "batches_per_epoch", "format_number", "field_spec", "check_formula",
            "formula_warning"]
 
@@ -31,13 +31,53 @@ class ConfigError(ValueError):
 
 
 def _field(kind, default, label, low=None, high=None, choices=None, tasks=TASKS, per_task=None, help="",
-           max_len=None, when=None, watch_default=None):
+           max_len=None, when=None, watch_default=None, glossary=""):
     """A setting's spec; `when` ({other: [values]}) says which other settings make it matter (for forms);
     `watch_default`, where set, is the value the dashboard starts from instead of `default` (the engine's and
-    the command line's)."""
+    the command line's); `glossary`, what the setting means for a learner (the form's "?" beside it and
+    `python -m bpnet fields` show it)."""
     return {"kind": kind, "default": default, "label": label, "min": low, "max": high, "choices": choices,
             "tasks": tasks, "per_task": per_task or {}, "help": help, "max_len": max_len, "when": when,
-            "watch_default": default if watch_default is None else watch_default}
+            "watch_default": default if watch_default is None else watch_default, "glossary": glossary}
+
+
+GLOSSARY = {
+    "normalize_inputs": "Standardising the inputs: each input feature has the training set's mean subtracted and is "
+                        "divided by its standard deviation, so every feature arrives around 0 with a spread of 1. "
+                        "Units then start away from the flat ends of tanh and sigmoid, and one learning rate suits "
+                        "every weight.",
+    "activation": "The function each hidden unit applies to its weighted sum z. ReLU: max(0, z), cheap and with a "
+                  "gradient of 1 wherever it is active (but 0, a dead unit, where it is not); leaky ReLU lets a "
+                  "little through below 0. Tanh and sigmoid are smooth S-curves whose gradients fade where they "
+                  "flatten: sigmoid's is at most 0.25, so it shrinks the error signal at every layer (vanishing "
+                  "gradients).",
+    "init": "How the weights start before training. Zeros makes every unit of a layer identical for ever (nothing "
+            "breaks the symmetry). Xavier (Glorot) draws them with a spread set by the layer's inputs and outputs, "
+            "for tanh and sigmoid; He (Kaiming) draws them √2 larger, for ReLU, which zeroes half its inputs; "
+            "uniform or normal is the shape of the draw. Default: PyTorch's own (uniform, ±1/√inputs).",
+    "dropout": "During training, each hidden unit's output is set to 0 at random with this probability on every "
+               "step (and the others scaled up to make up for it), so no unit can rely on a few others: a cure for "
+               "overfitting. At evaluation every unit is kept.",
+    "batch_norm": "Batch normalisation: after each hidden weight layer, every unit's value is standardised over the "
+                  "minibatch (mean 0, spread 1), then scaled and shifted by two learnt numbers. Each layer sees "
+                  "inputs of a steady size, which speeds training up and lets deeper networks learn; at "
+                  "evaluation it uses averages kept during training.",
+    "optimizer": "How each step turns the gradients into weight changes. SGD: w -= lr × gradient. Momentum "
+                 "(and Nesterov) keeps a running sum of past gradients and steps along it, faster along steady "
+                 "directions. Adagrad, RMSprop and Adam give every weight its own step size from its gradients' "
+                 "history; Adam also adds momentum. AdamW is Adam with weight decay applied to the weights directly.",
+    "lr": "The learning rate: how far each step moves the weights along their (negative) gradient. Too high and "
+          "the loss jumps about or diverges to infinity; too low and it crawls.",
+    "momentum": "How much of the previous steps' velocity each step keeps (0.9: nine tenths). The velocity "
+                "v = momentum × v + gradient, and the weights move by lr × v: up to 1 / (1 − momentum) times "
+                "further than plain SGD along a steady slope.",
+    "weight_decay": "Each step also pulls every weight towards 0 by this fraction of itself (times the learning "
+                    "rate), like adding the squared weights to the loss: small weights make smoother functions, "
+                    "a cure for overfitting.",
+    "lr_schedule": "How the learning rate changes over the run. Constant keeps it; cosine lowers it smoothly "
+                   "along half a cosine wave, from the rate set at the start to 0 at the last step, so that the "
+                   "final steps settle into a minimum instead of bouncing around it.",
+}
 
 
 FIT = ("function", "surface")
@@ -96,6 +136,11 @@ FIELDS = {
                          help="validation on a fixed subset every so many steps; the whole split every epoch"),
     "val_subset": _field("int", 1000, "Validation subset", 100, 10000, tasks=("mnist",)),
 }
+
+
+for _name, _text in GLOSSARY.items():
+    FIELDS[_name]["glossary"] = _text
+del _name, _text
 
 
 def field_spec(name, task):
