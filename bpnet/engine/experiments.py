@@ -2,7 +2,7 @@
 from .config import ConfigError, defaults
 from .job import Job
 
-__all__ = ["COMPARISONS", "comparison_runs", "comparison_defaults", "compare_job", "run_comparison"]
+__all__ = ["COMPARISONS", "BASE_TASKS", "comparison_runs", "comparison_defaults", "compare_job", "run_comparison"]
 
 # name -> title, what it shows (the one-line story its default run tells: tests/test_presets.py checks it for
 # seeds 0-2), the variants as (label, settings that differ), and the base: "suggest" (settings of any base
@@ -45,11 +45,19 @@ COMPARISONS = {
 BASE = {"task": "mnist", "hidden": [100, 100], "n_samples": 10000, "epochs": 3, "eval_every": 20, "val_subset": 500}
 
 
-def comparison_defaults(name):
-    """The base config the comparison starts from (before the user's changes)."""
+BASE_TASKS = ("mnist", "function")  # the experiments a comparison can be run on
+
+
+def comparison_defaults(name, task="mnist"):
+    """The base config the comparison starts from (before the user's changes), on MNIST or the 1-D function."""
     _check(name)
     spec = COMPARISONS[name]
-    return {**defaults("mnist"), **BASE, **spec.get("mnist", {}), **spec.get("suggest", {})}
+    if task == "mnist":
+        return {**defaults("mnist"), **BASE, **spec.get("mnist", {}), **spec.get("suggest", {})}
+    if task not in BASE_TASKS:
+        raise ConfigError({"task": f"a comparison runs on {' or '.join(BASE_TASKS)}; got {str(task)[:30]!r}"})
+    base = defaults(task)
+    return {**base, **{k: v for k, v in spec.get("suggest", {}).items() if k in base}}
 
 
 def _check(name):
