@@ -45,6 +45,16 @@ def test_train_writes_the_model_and_a_csv_history(tmp_path, capsys):
     assert state["0.weight"].shape == (6, 1)
 
 
+def test_train_ends_with_the_runs_verdict_in_words(tmp_path, capsys):
+    history = tmp_path / "history.json"
+    assert main(["train", *TINY_FLAGS, "--save-history", str(history)]) == 0
+    verdict = json.loads(history.read_text())["runs"][0]["verdict"]
+    assert f"verdict: {verdict['text']}\n" in capsys.readouterr().out
+    assert main(["train", *TINY_FLAGS, "--formula", "100*x^3", "--x-min", "-10", "--x-max", "10", "--optimizer", "sgd",
+                 "--lr", "10"]) == 1
+    assert "verdict: diverged at step " in capsys.readouterr().out
+
+
 def test_train_writes_a_json_history(tmp_path, capsys):
     history = tmp_path / "history.json"
     assert main(["train", *TINY_FLAGS, "--seed", "4", "--save-history", str(history)]) == 0

@@ -90,7 +90,10 @@ def _train(job, args):
         final = progress.done.get(i, {})
         metrics = ", ".join(f"{k} {v:.4%}" if k.endswith("_acc") else f"{k} {v:.6g}"
                             for k, v in final.items() if isinstance(v, (int, float)) and k not in ("run", "seq", "time"))
-        print(f"{'[' + label + '] ' if label else ''}{metrics or final.get('failed', '')}")
+        prefix = f"[{label}] " if label else ""
+        print(f"{prefix}{metrics or final.get('failed', '')}")
+        if final.get("verdict"):  # what the run's history says, in words (as the dashboard shows it)
+            print(f"{prefix}verdict: {final['verdict']['text']}")
     print(f"job {job.state}{': ' + job.message if job.message else ''}")
     return {"finished": 0, "stopped": INTERRUPTED}.get(job.state, 1)
 

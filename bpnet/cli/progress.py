@@ -20,8 +20,8 @@ class Progress:
         if event["type"] == "steps":
             self.bar.update(len(event["step"]))
             post = {"loss": f"{event['loss'][-1]:.4g}" if event["loss"][-1] is not None else "nan"}
-            if event.get("val_loss"):
-                post["val"] = f"{event['val_loss'][-1]:.4g}"
+            if event.get("val_loss"):  # (None where the loss was not finite: the run diverged)
+                post["val"] = f"{event['val_loss'][-1]:.4g}" if event["val_loss"][-1] is not None else "nan"
             self.bar.set_postfix(post, refresh=False)
             if self.bar.n >= self.bar.total:  # the final metrics (on MNIST, three passes over 10,000+ images) follow
                 self.bar.set_description_str("training done; final evaluation")
