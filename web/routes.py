@@ -7,8 +7,10 @@ import plotly
 from flask import (Blueprint, abort, current_app, jsonify, render_template, request, send_file, send_from_directory,
                    session)
 
+from bpnet.engine import lessons
 from bpnet.engine.config import schema
-from bpnet.engine.experiments import COMPARISONS, comparison_defaults
+from bpnet.engine.experiments import BASE_TASKS, COMPARISONS, comparison_defaults
+from bpnet.engine.setups import lesson_setups, read_setup
 
 from .jobs import ServiceError, page_of
 
@@ -30,21 +32,40 @@ def _page(task, watch=None):
     # connection of this browser (reconnects included) is then the same owner
     session.setdefault("client_id", secrets.token_urlsafe(16))
     comparisons = {k: {"title": v["title"], "shows": v["shows"], "labels": [label for label, _ in v["variants"]],
-                       "defaults": comparison_defaults(k), "suggest": v.get("suggest", {}),
+                       "defaults": {t: comparison_defaults(k, t) for t in BASE_TASKS},
                        "varies": sorted({name for _, changes in v["variants"] for name in changes})}
                    for k, v in COMPARISONS.items()}
+    # a setup in the link (?formula=...&lr=...), read by the engine's schema; a watch page shows its run's own
+    setup = None if watch else read_setup(task, request.args.items(multi=True))
     return render_template(f"{task}.html", page=task, pages=PAGES, schema=schema(), comparisons=comparisons,
-                           watch=watch)
+                           watch=watch, setup=setup)
 
 
 @pages.get("/")
 def index():
-    return render_template("index.html", page="index", pages=PAGES)
+    return render_template("index.html", page="index", pages=PAGES, lessons=lessons.LESSONS)
 
 
 @pages.get("/<any(function, surface, classification, mnist, compare):task>")
 def experiment(task):
     return _page(task)
+
+
+@pages.get("/lessons")
+def lesson_index():
+    return render_template("lessons.html", page="lessons", pages=PAGES, lessons=lessons.LESSONS)
+
+
+@pages.get("/lessons/<slug>")
+def lesson(slug):
+    found = lessons.get(slug)
+    if found is None:
+        abort(404, description=f"There is no lesson called {slug[:40]!r}: see the list of lessons.")
+    i = lessons.LESSONS.index(found)
+    return render_template("lesson.html", page="lessons", pages=PAGES, lesson=found, setups=lesson_setups(found),
+                           number=i + 1, count=len(lessons.LESSONS),
+                           previous=lessons.LESSONS[i - 1] if i else None,
+                           next=lessons.LESSONS[i + 1] if i + 1 < len(lessons.LESSONS) else None)
 
 
 @pages.get("/watch/<job_id>")

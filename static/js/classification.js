@@ -17,6 +17,16 @@
       hovertemplate: name + "<br>(%{x:.2f}, %{y:.2f})<extra></extra>" };
   }
 
+  /** Points with more than two features (spheres) are drawn by their first two, and the background is a slice
+   *  through the cloud: the subtitle says so, with the values the other features are held at. */
+  function sliceNote(ev) {
+    const sub = document.querySelector("#chart-boundary-title + .sub");
+    if (!sub.dataset.plain) sub.dataset.plain = sub.textContent;
+    const held = (ev.slice || []).map((v, i) => "x" + "₃₄₅₆₇₈₉"[i] + " = " + BP.fmt.num(v, 2));
+    sub.textContent = held.length ? ev.slice.length + 2 + " features: points drawn by x₁ and x₂; background: the slice at " +
+      held.join(", ") + " (" + (held.length > 1 ? "their" : "its") + " training mean)" : sub.dataset.plain;
+  }
+
   BP.views.register("boundary", () => {
     const bLayout = BP.layout({
       xaxis: { title: { text: "x₁" }, showgrid: false, zeroline: false },
@@ -70,6 +80,7 @@
       dataset(run, ev) {
         data = ev;
         grid = null;
+        sliceNote(ev);
         bLayout.uirevision = ++rev;
         const xs = ev.xs, ys = ev.ys;
         bLayout.xaxis = BP.merge(bLayout.xaxis, { range: [xs[0], xs[xs.length - 1]], autorange: false });
@@ -95,6 +106,9 @@
     return {
       reset() {
         acc.reset([{ name: "validation accuracy", line: { color: C.val, width: 1.8 }, hovertemplate: "validation accuracy %{y:.1%}<extra></extra>" }]);
+      },
+      dataset(run, ev) {
+        if (ev.baseline) acc.level(ev.baseline.accuracy, "chance " + BP.fmt.pct(ev.baseline.accuracy, 0));
       },
       steps(run, ev) {
         if (ev.val_acc) acc.push(0, ev.step, ev.val_acc);

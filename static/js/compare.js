@@ -12,11 +12,7 @@
 
   // --- the comparison's base settings ----------------------------------------------------------
   function baseConfig(name, task) {
-    const c = comparisons[name];
-    if (task === "mnist") return c.defaults;
-    const specs = BP.data.schema[task], out = forms[task].defaults();
-    for (const [k, v] of Object.entries(c.suggest || {})) if (k in specs) out[k] = v;
-    return out;
+    return comparisons[name].defaults[task]; // the engine's comparison_defaults(name, task)
   }
   function describe() {
     const c = comparisons[nameSel.value];
@@ -29,7 +25,10 @@
     for (const [task, f] of Object.entries(forms)) f.form.hidden = task !== taskSel.value;
   }
   function loadDefaults() {
-    for (const task of Object.keys(forms)) forms[task].fill(baseConfig(nameSel.value, task));
+    for (const task of Object.keys(forms)) {
+      forms[task].fill(baseConfig(nameSel.value, task));
+      forms[task].markBaseline(); // what a link to the setup leaves out
+    }
     describe();
   }
   nameSel.addEventListener("change", loadDefaults);
@@ -194,6 +193,13 @@
     onControls: (locked) => {
       nameSel.disabled = taskSel.disabled = locked;
     },
+    applySetup(setup) { // a link's comparison and base experiment, before its settings go in
+      nameSel.value = setup.comparison;
+      taskSel.value = setup.task;
+      loadDefaults();
+      selectTask();
+    },
+    linkParams: () => ({ comparison: nameSel.value, task: taskSel.value }),
   });
   BP.views.register("compare", () => ({
     reset(n, history) {
@@ -214,6 +220,7 @@
         setup(known.filter(Boolean));
       }
       if (runs[run]) runs[run].label = ev.label || runs[run].label;
+      if (run === 0 && ev.task === "mnist" && ev.baseline) second.level(ev.baseline.accuracy, "chance " + fmt.pct(ev.baseline.accuracy, 0));
       if (ev.task === "function" && !fitData) {
         fitData = ev;
         fitLayout.yaxis = BP.merge(fitLayout.yaxis, { autorange: true });

@@ -18,7 +18,10 @@
  *   focus.js         BP.FocusKeeper (the keyboard focus stays on a control as buttons are disabled)
  *   job_view.js      BP.JobView (Start / Pause / Stop, history + events in seq order)
  *   page.js          BP.views (a page's views register here), BP.page (mounts form, job and views)
- * then the page's own views (function.js, surface.js, ...). A new view or panel is a new file that calls
+ *   help.js          "What am I looking at?" on every chart and the settings' glossary, on demand
+ *   verdict.js       the engine's verdict on each run that has ended
+ * then the page's own views (function.js, surface.js, ...), and last setup_link.js (the settings a link
+ * brought into the form, "Copy link to this setup"). A new view or panel is a new file that calls
  * BP.views.register(...) (see page.js), added to the page's script list.
  */
 (function () {

@@ -70,9 +70,11 @@
 
     _connected() {
       // the run shown again: a watched one, this page's own, one named by ?job= (a link to one's running
-      // job from another page), or the one this tab ran here before (sessionStorage)
+      // job from another page), or the one this tab ran here before (sessionStorage), unless the page was
+      // opened from another setup link (a lesson's) than that run: then the link's settings stay in the form
       const asked = new URLSearchParams(location.search).get("job");
-      const id = this.readOnly ? BP.data.watch : this.jobId || asked || sessionStorage.getItem(this.storageKey);
+      const otherLink = BP.data.setup && BP.data.setup.given && sessionStorage.getItem(this.storageKey + ".link") !== location.search;
+      const id = this.readOnly ? BP.data.watch : this.jobId || asked || (otherLink ? null : sessionStorage.getItem(this.storageKey));
       if (id) this.watch(id, !this.jobId && !this.readOnly).then(() => (this.settled = true));
       else this.settled = true; // `settled`: the page shows what it will show (tests wait for it)
       this.updateControls();
@@ -120,6 +122,7 @@
       this.owner = true;
       this.watchUrl = location.origin + ack.watch_url;
       sessionStorage.setItem(this.storageKey, ack.job_id);
+      sessionStorage.setItem(this.storageKey + ".link", location.search); // a reload of this link shows it again
       this.tools.updateShare(this.watchUrl);
       this.updateControls();
     }
@@ -172,7 +175,7 @@
       this.lastSeq = h.seq;
       this.runs = h.runs.map((r) => ({
         label: r.label, total: r.total_steps, step: r.step, spe: r.dataset.steps_per_epoch,
-        epochs: r.dataset.config.epochs, sps: null, eta: null, final: r.final, failure: r.failure,
+        epochs: r.dataset.config.epochs, sps: null, eta: null, final: r.final, failure: r.failure, verdict: r.verdict,
         warning: r.dataset.warning,
       }));
       this.h.reset(h.runs.length, h);
@@ -185,8 +188,8 @@
         for (const n of r.norms || []) this.h.norms(i, Object.assign({ run: i }, n));
         for (const [step, lr] of r.lr_changes || []) this.h.lr && this.h.lr(i, { run: i, step, lr });
         if (r.snapshot) this.h.snapshot(i, Object.assign({ run: i }, r.snapshot));
-        if (r.final) this.h.done(i, Object.assign({ run: i }, r.final));
-        else if (r.failure) this.h.done(i, { run: i, failed: r.failure, steps: r.step });
+        if (r.final) this.h.done(i, Object.assign({ run: i, verdict: r.verdict }, r.final));
+        else if (r.failure) this.h.done(i, { run: i, failed: r.failure, steps: r.step, verdict: r.verdict });
       });
       this.runs.forEach((r) => {
         r.progress = r.total ? r.step / r.total : 0;
@@ -261,6 +264,7 @@
           const run = this.runs[r] || (this.runs[r] = {});
           if (ev.failed) run.failure = ev.failed;
           else run.final = ev;
+          run.verdict = ev.verdict;
           run.sps = null;
           run.eta = 0;
           this.h.done(r, ev);

@@ -37,6 +37,9 @@
         loss.reset(series("loss"));
         acc.reset(series("acc"));
       },
+      dataset(run, ev) {
+        if (ev.baseline) acc.level(ev.baseline.accuracy, "chance " + fmt.pct(ev.baseline.accuracy, 0));
+      },
       steps(run, ev) {
         loss.push(0, ev.step, ev.loss);
       },

@@ -11,7 +11,9 @@
  * (run, ev). A new view needs no change elsewhere: a new file, listed in the page's scripts (its template's
  * `views`), with its card in the page's charts (or created by the view itself in BP.page.slot()).
  *
- * A page with its own settings (compare) calls BP.page.setup({form, payload, resetForm, onControls}) first.
+ * A page with its own settings (compare) calls BP.page.setup({form, payload, resetForm, onControls, applySetup,
+ * linkParams}) first: applySetup(setup) prepares its form for a setup link's values (setup_link.js),
+ * linkParams() the parameters a link to its setup needs besides the settings.
  */
 (function () {
   "use strict";
@@ -61,10 +63,12 @@
       const form = new BP.SettingsForm($("form.settings"));
       page.form = form;
       opts = { form: () => form, payload: () => ({ config: form.values() }) };
-      // the settings of a run shown again (a reload, a shared link) go back into the form
-      BP.views.register("settings", () => ({ config: (cfg) => form.fill(cfg) }));
+      // the settings of a run shown again (a reload, a shared link) go back into the form, before any other
+      // view hears of them
+      registered.unshift({ name: "settings", factory: () => ({ config: (cfg) => form.fill(cfg) }) });
     }
     page.form = page.form || opts.form();
+    page.options = opts;
     const views = registered.map((v) => v.factory(page) || {});
     const job = new BP.JobView(Object.assign({ page: BP.data.page, handlers: fanOut(views) }, opts));
     page.job = job;

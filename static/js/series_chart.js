@@ -78,6 +78,20 @@
       this.dirty = true;
       this.request();
     }
+    /** A dashed horizontal line with a label at the right (e.g. chance on an accuracy chart); until reset(). */
+    level(y, text) {
+      if (!finite(y)) return;
+      this.layout.shapes = (this.layout.shapes || []).concat([{
+        type: "line", xref: "paper", yref: "y", x0: 0, x1: 1, y0: y, y1: y, layer: "below",
+        line: { color: "#64748b", width: 1.3, dash: "dash" },
+      }]);
+      this.layout.annotations = (this.layout.annotations || []).concat([{
+        x: 1, y, xref: "paper", yref: "y", text, showarrow: false, xanchor: "right", yanchor: "bottom",
+        font: { size: 10.5, color: "#475569" }, bgcolor: "rgba(255,255,255,.8)",
+      }]);
+      this.dirty = true;
+      this.request();
+    }
     request() {
       BP.render.request(this.id, () => this.flush());
     }

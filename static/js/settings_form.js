@@ -1,5 +1,6 @@
 /* The settings form generated from the schema (templates/_form.html): values typed by their kind,
- * visibility rules (`when`), fields set per run by a comparison, inline errors; the formula example chips. */
+ * visibility rules (`when`), fields set per run by a comparison, fields a lesson hides, inline errors, what
+ * changed since its defaults (for a setup link); the formula example chips. */
 (function () {
   "use strict";
   const $ = BP.$, $$ = BP.$$;
@@ -78,16 +79,46 @@
       }
       return out;
     }
-    fill(config) {
+    /** Put settings in the form; `exact`: numbers in full (a link's values), else floats to 6 digits. */
+    fill(config, exact) {
       for (const [name, value] of Object.entries(config || {})) {
         const el = this.input(name);
         if (!el) continue;
         if (el.type === "checkbox") el.checked = !!value;
-        else if (typeof value === "number" && this.field(name).dataset.kind === "float") el.value = String(+value.toPrecision(6)); // -3.14159, not -3.1415926535 cut off
+        else if (typeof value === "number" && this.field(name).dataset.kind === "float" && !exact) el.value = String(+value.toPrecision(6)); // -3.14159, not -3.1415926535 cut off
         else el.value = Array.isArray(value) ? value.join(",") : value == null ? "" : String(value);
       }
       this.clearErrors();
       this.applyRules();
+    }
+    /** Remember the form as it is now (its defaults) as what a setup link leaves out. */
+    markBaseline() {
+      this.baseline = this.raw();
+    }
+    /** {setting: the text in its box} of every setting changed since markBaseline(), in the form's order. */
+    changed() {
+      const now = this.raw(), out = {};
+      for (const [name, v] of Object.entries(now)) {
+        if (!this.baseline || v !== this.baseline[name]) out[name] = typeof v === "boolean" ? String(v) : v.trim();
+      }
+      return out;
+    }
+    /** Hide settings that would distract (a lesson's `hide`): still sent, with a button to show them. */
+    conceal(names) {
+      const fields = names.map((n) => this.field(n)).filter(Boolean);
+      if (!fields.length) return;
+      for (const f of fields) f.classList.add("concealed");
+      const note = document.createElement("p");
+      note.className = "concealed-note";
+      note.innerHTML = '<span></span> <button type="button" class="link-btn">Show them</button>';
+      note.querySelector("span").textContent = (fields.length === 1 ? "1 setting is" : fields.length + " settings are") +
+        " hidden by this lesson's link (" + fields.map((f) => this.specs[f.dataset.field].label).join(", ") + ").";
+      note.querySelector("button").addEventListener("click", () => {
+        for (const f of fields) f.classList.remove("concealed");
+        note.remove();
+      });
+      this.form.prepend(note);
+      this.concealed = names.slice();
     }
     defaults() {
       const d = {};
@@ -97,13 +128,15 @@
     reset() {
       this.fill(this.defaults());
     }
-    /** Show each error under its field; returns the messages that have no visible field. */
-    setErrors(errors) {
+    /** Show each error under its field; returns the messages that have no visible field. `quiet`: leave the
+     *  keyboard focus and the scroll where they are (errors shown as a page opens). */
+    setErrors(errors, quiet) {
       this.clearErrors();
       const rest = [];
       let first = null;
       for (const [name, msg] of Object.entries(errors || {})) {
         const f = this.field(name);
+        if (f) f.classList.remove("concealed"); // a hidden setting in error is shown
         if (!f || f.hidden) {
           const spec = this.specs[name];
           rest.push((spec ? spec.label : name) + ": " + msg);
@@ -118,7 +151,7 @@
         input.setAttribute("aria-describedby", box.id); // read out with the field
         if (!first) first = f;
       }
-      if (first) {
+      if (first && !quiet) {
         const details = this.form.closest("details");
         if (details) details.open = true; // collapsed on a phone: show what needs fixing
         first.scrollIntoView({ block: "nearest", behavior: "smooth" });

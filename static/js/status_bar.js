@@ -89,6 +89,7 @@
         if (finite(f.val_acc)) text += ", validation accuracy " + fmt.pct(f.val_acc);
         if (finite(f.test_acc)) text += ", test accuracy " + fmt.pct(f.test_acc);
         text += ".";
+        if (done[0].verdict) text += " Verdict: " + done[0].verdict.title.toLowerCase() + "."; // (its words: below)
       } else {
         text += ": " + done.length + " of " + runs.length + " runs completed.";
       }
