@@ -36,7 +36,9 @@ RISE = 0.10  # a validation loss 10 % above its low (and by 1 % of guessing's lo
 TRAIN_FELL = 0.05  # ... while the training loss fell 5 % more
 STILL = 0.05  # 5 % lower over the last tenth of the run: still improving
 GUESSING = 0.9  # within 10 % of guessing's loss (and accuracy within 2 points of chance): not learning
-GOOD = 0.05  # the validation excess (loss above the noise floor, or errors) under 5 % of guessing's: good
+GOOD = 0.05  # a fit's validation loss above the noise floor under 5 % of guessing's: good
+GOOD_CLASSIFIER = 0.1  # a classifier's errors under 10 % of chance's (95 % right on two classes): good (classes
+# may overlap, and their floor is not known)
 ALIKE = 0.7  # training loss at least 70 % of the validation loss: no gap between them
 MIN_POINTS = 10  # fewer points than this: no trend is read
 
@@ -140,24 +142,26 @@ def judge(run):
         excess = (1 - acc) / max(1 - chance, 1e-12)
         stuck = val >= GUESSING * guess or acc <= chance + 0.02
         level = f"{_pct(acc)} validation accuracy (chance: {_pct(chance)})"
+        good = GOOD_CLASSIFIER
     else:
         excess = max(val - floor, 0.0) / max(guess - floor, 1e-12)
         stuck = val >= GUESSING * guess
         level = f"validation loss {val:.3g}, {_pct(excess)} of what guessing the mean gets"
+        good = GOOD
     if trend:
         tenth = max(1, len(v) // 10)  # 5 stretches of 50
         before, last = float(np.mean(v[-2 * tenth:-tenth])), float(np.mean(v[-tenth:]))
         fell = (before - last) / before if before > 0 else 0.0
-        if fell > STILL and excess > GOOD:
+        if fell > STILL and excess > good:
             more = "; a higher learning rate would get there sooner" if excess > 0.5 else ""
             return _verdict("still_improving", f"still improving: the validation loss fell {_pct(fell)} over the "
                                                f"last tenth of the run ({level}): more epochs would help{more}.")
     if stuck:
         return _verdict("not_learning", f"not learning: {level}, no better than guessing. {_sentence(_advice_when_stuck(config))}.")
-    if not trend and excess > GOOD:
+    if not trend and excess > good:
         return _verdict("too_short", f"too short to read a trend ({len(steps)} evaluations): {level}. Train longer, "
                                      "or evaluate more often, to see where it is going.")
-    if excess <= GOOD:
+    if excess <= good:
         note = " It is still improving: more epochs would refine it." if trend and fell > STILL else ""
         return _verdict("good_fit", f"good fit: {level}, with no sign of overfitting.{note}")
     if train is not None and train >= ALIKE * val:
