@@ -60,7 +60,7 @@ def test_a_run_that_is_still_improving_asks_for_more_epochs():
     rec = finished({"task": "function", "formula": "sin(3*x)", "epochs": 200, "lr": 0.003})
     verdict = rec.verdict
     assert verdict["kind"] == "still_improving", verdict
-    assert verdict["text"].startswith("still improving: the validation loss fell ")
+    assert verdict["text"].startswith("still improving: the validation loss is falling by ")
     assert verdict["text"].endswith("more epochs would help.")
     _, _, val = curves(rec)
     tenth = len(val) // 10

@@ -10,7 +10,7 @@ In order, the first that applies:
   diverged         the loss became NaN or infinite (the run failed)
   overfitting      the validation loss rose from its low while the training loss went on falling
   unstable         both rose again from their lows (the learning rate is too high)
-  still improving  the validation loss fell over the last tenth of the run
+  still improving  the validation loss still falling clearly at the end of the run
   not learning     no better than guessing
   too short        too few points to read a trend from (and not yet a good fit)
   good fit         close to the best a perfect fit scores
@@ -34,7 +34,8 @@ TITLES = {"diverged": "Diverged", "overfitting": "Overfitting", "unstable": "Uns
 CHUNKS = 50  # the curves are read as the medians of 50 stretches of the run: minibatch losses jitter and spike
 RISE = 0.10  # a validation loss 10 % above its low (and by 1 % of guessing's loss) has risen
 TRAIN_FELL = 0.05  # ... while the training loss fell 5 % more
-STILL = 0.05  # 5 % lower over the last tenth of the run: still improving
+STILL = 0.05  # falling 5 % per tenth of the run at its end: still improving
+SIGNIFICANT = 3  # ... by a slope three standard errors from 0
 GUESSING = 0.9  # within 10 % of guessing's loss (and accuracy within 2 points of chance): not learning
 GOOD = 0.05  # a fit's validation loss above the noise floor under 5 % of guessing's: good
 GOOD_CLASSIFIER = 0.1  # a classifier's errors under 10 % of chance's (95 % right on two classes): good (classes
@@ -62,6 +63,20 @@ def _curves(run):
         steps, train, val = (np.asarray(run.steps.column(c), dtype=float) for c in ("step", "loss", "val_loss"))
     ok = np.isfinite(train) & np.isfinite(val)
     return steps[ok], train[ok], val[ok]
+
+
+def _falling(v):
+    """How much the curve falls over a tenth of the run, judged from its last 30 % (a straight line through the
+    logs of its stretches): 0 unless the fall stands out of the noise (the slope three standard errors from 0)."""
+    tail = np.log(np.maximum(v[-max(3, int(0.3 * len(v))):], 1e-300))
+    if len(tail) < 3 or not np.isfinite(tail).all():
+        return 0.0
+    x = np.arange(len(tail), dtype=float)
+    slope, intercept = np.polyfit(x, tail, 1)
+    spread = np.sqrt(np.sum((tail - (slope * x + intercept)) ** 2) / (len(tail) - 2) / np.sum((x - x.mean()) ** 2))
+    if slope >= 0 or -slope < SIGNIFICANT * spread:
+        return 0.0
+    return float(1 - np.exp(slope * len(v) / 10))  # the fall per tenth of the run
 
 
 def _verdict(kind, text, step=None):
@@ -149,20 +164,20 @@ def judge(run):
         level = f"validation loss {val:.3g}, {_pct(excess)} of what guessing the mean gets"
         good = GOOD
     if trend:
-        tenth = max(1, len(v) // 10)  # 5 stretches of 50
-        before, last = float(np.mean(v[-2 * tenth:-tenth])), float(np.mean(v[-tenth:]))
-        fell = (before - last) / before if before > 0 else 0.0
+        fell = _falling(v)
         if fell > STILL and excess > good:
             more = "; a higher learning rate would get there sooner" if excess > 0.5 else ""
-            return _verdict("still_improving", f"still improving: the validation loss fell {_pct(fell)} over the "
-                                               f"last tenth of the run ({level}): more epochs would help{more}.")
+            return _verdict("still_improving", f"still improving: the validation loss is falling by {_pct(fell)} per "
+                                               f"tenth of the run at its end ({level}): more epochs would help{more}.")
     if stuck:
         return _verdict("not_learning", f"not learning: {level}, no better than guessing. {_sentence(_advice_when_stuck(config))}.")
     if not trend and excess > good:
         return _verdict("too_short", f"too short to read a trend ({len(steps)} evaluations): {level}. Train longer, "
                                      "or evaluate more often, to see where it is going.")
     if excess <= good:
-        note = " It is still improving: more epochs would refine it." if trend and fell > STILL else ""
+        if not trend:
+            return _verdict("good_fit", f"good fit: {level} (too few evaluations to read a trend from).")
+        note = " It is still improving: more epochs would refine it." if fell > STILL else ""
         return _verdict("good_fit", f"good fit: {level}, with no sign of overfitting.{note}")
     if train is not None and train >= ALIKE * val:
         bigger = "a larger network (more units or layers) would fit better"
