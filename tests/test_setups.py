@@ -40,14 +40,16 @@ def test_each_bad_value_is_named_by_its_label_with_the_schemas_reason_and_left_a
 
 
 def test_unknown_parameters_and_settings_of_another_page_are_reported_too():
-    s = read("classification", "foo=1&formula=x^2&lr=0.1&lr=0.2&task=mnist&hide=optimizer,wings&lesson=nope")
+    s = read("classification", "foo=1&formula=x^2&lr=0.1&lr=0.2&task=mnist&hide=optimizer,wings,pace&lesson=nope")
     assert problems(s) == {
         "foo": "foo: unknown setting; ignored",
         "formula": "Formula: not a setting of this page; ignored",
         "lr": "Learning rate: given twice: the first value is used",
         "task": "Experiment: not a setting of this page; ignored",
-        "hide": "Hidden settings: 'wings' is not a setting of this page; ignored",
+        "hide": "Hidden settings: 'pace' is not a setting of this page; ignored",
         "lesson": "Lesson: there is no lesson called 'nope'; ignored"}
+    assert [p["message"] for p in s["problems"] if p["field"] == "hide"] == [
+        "'wings' is not a setting of this page; ignored", "'pace' is not a setting of this page; ignored"]
     assert s["values"] == {"lr": 0.1} and s["hide"] == ["optimizer"] and s["lesson"] is None
 
 

@@ -39,7 +39,7 @@ def _page_params(task, pairs, problems):
     for name, value in pairs:
         if name == "hide":
             for item in filter(None, (v.strip() for v in value.split(","))):
-                if item in FIELDS and item != "task" and task in FIELDS[item]["tasks"]:
+                if item in FIELDS and item not in ("task", "pace") and task in FIELDS[item]["tasks"]:  # the form's
                     hide.append(item)
                 else:
                     problems.add("hide", "Hidden settings", f"{_name(item)!r} is not a setting of this page; ignored")
