@@ -227,3 +227,11 @@ def test_a_watcher_can_start_their_own_run_with_the_watched_runs_settings(browse
     state = form_state(browser)
     assert (state["raw"]["formula"], state["raw"]["hidden"], state["raw"]["epochs"], state["pace"]) == ("x^2", "6", "3", "0")
     assert not js(browser, "return BP.data.watch")  # the user's own page, with controls
+
+
+@pytest.mark.parametrize("path", ["/lessons", "/lessons/vanishing-gradients",
+                                  "/classification?dataset=spheres&hide=init,dropout&lesson=vanishing-gradients"])
+def test_axe_finds_no_serious_violation_on_the_lesson_pages(browser, live_server, path):
+    browser.get(live_server + path)
+    until(browser, lambda d: js(d, "return document.readyState === 'complete'"), message="the page")
+    assert axe_violations(browser) == []
