@@ -1,4 +1,4 @@
-"""Optimisers with PyTorch's defaults and update equations."""
+"""Optimisers with PyTorch's defaults, update equations and state."""
 from .adagrad import Adagrad
 from ._fused import warm_up
 from .adam import Adam, AdamW
