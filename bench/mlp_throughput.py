@@ -119,7 +119,7 @@ def main():
     if torch is not None:
         data["torch"] = (tx, ty)
     one_pass = optim.adam.adam_kernel() is not None
-    print(f"bpnet's Adam update: {'numba, one pass' if one_pass else 'numpy, ten passes (no numba, or BPNET_NUMBA=0)'}")
+    print(f"bpnet's Adam update: {'numba, one pass' if one_pass else 'numpy, a dozen passes (no numba, or BPNET_NUMBA=0)'}")
     print(f"MLP {'-'.join(map(str, SIZES))}, batch {BATCH}, Adam, float32, {len(starts)} steps/epoch, "
           f"{threads} threads, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, "
           f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}")
