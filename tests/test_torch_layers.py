@@ -45,6 +45,7 @@ def test_flatten_start_and_end_dim(start, end):
     assert out.shape == tnn.Flatten(start, end)(torch.zeros(2, 3, 4, 5)).shape
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths")  # (torch's, about its speed)
 @pytest.mark.parametrize("kernel", [3, 4, (2, 5)])
 @pytest.mark.parametrize("padding", ["same", "valid"])
 def test_conv2d_same_and_valid_padding(kernel, padding):
