@@ -29,7 +29,7 @@ forward_scope = _ForwardScope()
 def private_copies(args):
     """The outermost call's array arguments as copies, so that the caller may refill or edit its buffers
     before backward without changing what the layers kept (PyTorch raises on such an edit instead)."""
-    return tuple(a.copy(order="K") if isinstance(a, np.ndarray) and a.flags.writeable else a for a in args)
+    return tuple([a.copy(order="K") if isinstance(a, np.ndarray) and a.flags.writeable else a for a in args])
 
 
 def backward_step(backward):
@@ -47,10 +47,11 @@ def backward_step(backward):
                 raise RuntimeError(f"{type(self).__name__}.backward: the last forward ran under bpnet.no_grad(), "
                                    "which keeps nothing for backward, and the values kept before were already "
                                    "used; run the forward again outside no_grad()")
-            i = state["_saved_next"]
-            state["_saved_use"] = i
-            state["_saved_next"] = i - 1 if i else len(saved) - 1  # after the first call, start over
-            state["_saved_used"] = state.get("_saved_used") or i == 0
+            i = state["_saved_use"] = state["_saved_next"]
+            if i:
+                state["_saved_next"] = i - 1
+            else:  # the first call's values: all are used now, and a second backward starts over
+                state["_saved_next"], state["_saved_used"] = len(saved) - 1, True
         grad_input = backward(self, *args, **kwargs)
         if self._backward_hooks:
             grad_output = args + tuple(kwargs.values()) or (1.0,)

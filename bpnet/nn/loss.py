@@ -34,6 +34,7 @@ def _matching(prediction, target, name):
 
 class _Loss(Module):
     _forward_inputs = 2  # (prediction, target): a backward hook's grad_input is (d prediction, None)
+    _keeps_inputs = False  # forward computes the gradient: no private copies of the inputs needed
 
     def __init__(self, reduction="mean"):
         super().__init__()
@@ -51,7 +52,8 @@ class _Loss(Module):
         if self.reduction == "mean":
             count = float(losses.size if count is None else count)  # (a numpy scalar would promote to float64)
             if count:
-                total, grad = total / count, grad / count
+                total = total / count
+                grad /= count  # (every loss hands _reduce a fresh gradient array)
             else:  # nothing to average over: a NaN loss, as in PyTorch (and zero gradients)
                 total = np.nan
         self.save_for_backward(grad, None)
@@ -139,16 +141,20 @@ class BCEWithLogitsLoss(_Weighted):
 
 
 def _class_labels(target, n, c, ignore_index, name):
-    """Integer labels (n,) in [0, c) (or ignore_index): (labels with ignored ones at 0, mask of the kept)."""
+    """Integer labels (n,) in [0, c), or ignore_index: (labels with the ignored ones at 0, mask of the labels
+    kept, or None when none is ignored)."""
     target = np.asarray(target)
     if target.shape != (n,) or target.dtype.kind not in "iu":
         raise ValueError(f"{name}: class labels must be integers of shape ({n},), got {target.dtype} {target.shape}")
-    kept = target != ignore_index
-    valid = target if kept.all() else target[kept]
+    if not n:
+        return target, None
+    lo, hi = target.min(), target.max()
+    kept = None if not lo <= ignore_index <= hi else target != ignore_index
+    valid = target if kept is None else target[kept]
     if valid.size and (valid.min() < 0 or valid.max() >= c):
         raise ValueError(f"{name}: class labels must be in [0, {c - 1}] (or ignore_index={ignore_index}), got "
                          f"[{valid.min()}, {valid.max()}]")
-    return (target if valid is target else np.where(kept, target, 0)), kept
+    return (target, None) if kept is None else (np.where(kept, target, 0), kept)
 
 
 class CrossEntropyLoss(_Weighted):
@@ -187,9 +193,10 @@ class CrossEntropyLoss(_Weighted):
         (n, c), eps = logp.shape, self.label_smoothing
         labels, kept = _class_labels(target, n, c, self.ignore_index, "CrossEntropyLoss")
         rows = np.arange(n)
-        if labels is target and self.weight is None and not eps:  # the plain case: a is one-hot
+        if kept is None and self.weight is None and not eps:  # the plain case: a is one-hot
             p[rows, labels] -= 1
             return self._reduce(-logp[rows, labels], p, n)
+        kept = np.ones(n, bool) if kept is None else kept
         w_y = kept if self.weight is None else self.weight[labels] * kept  # 0 for an ignored label
         a = ((1 - eps) * w_y).astype(logp.dtype)
         losses = -a * logp[rows, labels]
@@ -217,6 +224,7 @@ class NLLLoss(_Weighted):
             raise ValueError(f"NLLLoss expects log-probabilities (N, C), got shape {x.shape}")
         n, c = x.shape
         labels, kept = _class_labels(target, n, c, self.ignore_index, "NLLLoss")
+        kept = np.ones(n, bool) if kept is None else kept
         w = (np.ones(c) if self.weight is None else self.weight)[labels] * kept
         rows = np.arange(n)
         grad = np.zeros_like(x)

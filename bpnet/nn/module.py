@@ -31,6 +31,7 @@ class Module:
 
     needs_input_grad = True
     _forward_inputs = 1  # positional inputs of forward that grad_input has an entry for (losses: 2)
+    _keeps_inputs = True  # False: backward never reads an input array (a loss keeps only its gradient)
     _forward_hooks = _backward_hooks = _NO_HOOKS
 
     def __init__(self):
@@ -136,12 +137,12 @@ class Module:
     def __call__(self, *args, **kwargs):
         """forward(*args), then the forward hooks. The outermost call works on private copies of its array
         arguments (while gradients are on) and starts a new forward: what each module keeps for backward."""
-        fwd = forward_scope
+        fwd, enabled = forward_scope, grad_mode._mode.enabled
         if not fwd.depth:
             fwd.begin()
-            if grad_mode._mode.enabled:
+            if enabled and self._keeps_inputs:
                 args = private_copies(args)
-        if not grad_mode._mode.enabled and self.__dict__.get("_saved_used"):
+        if not enabled and self.__dict__.get("_saved_used"):
             self.__dict__["_stale"] = True  # this forward keeps nothing; the values kept were used already
         fwd.depth += 1
         try:
@@ -162,11 +163,15 @@ class Module:
             return
         state = self.__dict__
         call = forward_scope.call if forward_scope.depth else None  # forward() called directly: its own forward
-        if call is None or state.get("_saved_call") != call:
-            state.update(_saved=[values], _saved_call=call, _saved_used=False, _stale=False)
-        else:
-            state["_saved"].append(values)
-        state["_saved_next"] = state["_saved_use"] = len(state["_saved"]) - 1
+        saved = state.get("_saved")
+        if call is not None and saved is not None and state["_saved_call"] == call:  # called again in this forward
+            saved.append(values)
+            state["_saved_next"] = state["_saved_use"] = len(saved) - 1
+            return
+        state["_saved"], state["_saved_call"] = [values], call
+        state["_saved_next"] = state["_saved_use"] = 0
+        if state.get("_saved_used"):
+            state["_saved_used"] = state["_stale"] = False
 
     @property
     def saved_tensors(self):

@@ -100,7 +100,8 @@ class Optimizer:
         return [p for g in self.param_groups for p in g["params"]]
 
     def _signature(self):
-        return [(id(p), p.requires_grad) for g in self.param_groups for p in g["params"]]
+        """What the flat buffers were built for: the parameters, and which of them train."""
+        return [(p, p.requires_grad) for p in self._all]
 
     def _param_states(self):
         """{id(p): state} for every parameter that has one (views of the flat state, or kept aside)."""
@@ -114,6 +115,7 @@ class Optimizer:
     def _regroup(self, states):
         """(Re)build the flat buffers: the trainable parameters of each group, by dtype and state layout."""
         params, buckets, self._parked = self._params, [], {}
+        self._all = params
         index = {id(p): i for i, p in enumerate(params)}
         for gi, group in enumerate(self.param_groups):
             together = {}
@@ -203,7 +205,7 @@ class Optimizer:
 
     def zero_grad(self, set_to_none=True):
         """Every gradient = 0 (bpnet's gradients are always arrays: set_to_none=True zeroes them too)."""
-        for p in self._params:
+        for p in self._all:
             p.zero_grad()
 
     def step(self, closure=None):
