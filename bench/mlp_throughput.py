@@ -3,9 +3,10 @@
 Prints bpnet's samples/s and peak memory, the time its matrix products alone take (the 1.6x bound; measured
 block by block between the training runs, so the ratio is not skewed by drift of the machine's speed), and,
 when PyTorch is importable, PyTorch's samples/s on the CPU with the same thread count, measured
-interleaved block by block in this process, and the ratio. BPNET_NUMBA=0 times Adam in numpy alone.
+interleaved block by block in this process, and the ratio. BPNET_NUMBA=0 times Adam in numpy alone;
+--hooks times bpnet with a no-op forward and backward hook on every module.
 
-    python bench/mlp_throughput.py [--samples 60000] [--repeats 3] [--blocks 10]
+    python bench/mlp_throughput.py [--samples 60000] [--repeats 3] [--blocks 10] [--hooks]
 """
 import argparse
 import os
@@ -32,12 +33,16 @@ def make_data(n, seed=0):
 class BpnetRunner:
     name = "bpnet"
 
-    def __init__(self):
+    def __init__(self, hooks=False):
         bpnet.manual_seed(0)
         self.model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
         self.model[0].needs_input_grad = False  # like torch: the data needs no gradient
         self.loss = nn.CrossEntropyLoss()
         self.opt = optim.Adam(self.model.parameters(), lr=1e-3)
+        if hooks:  # what looking inside costs: a forward and a backward hook on every module, doing nothing
+            for m in self.model.modules():
+                m.register_forward_hook(lambda module, input, output: None)
+                m.register_full_backward_hook(lambda module, grad_input, grad_output: None)
 
     def steps(self, x, y, batches):
         for i in batches:
@@ -97,12 +102,14 @@ def main():
     ap.add_argument("--repeats", type=int, default=3, help="epochs per framework")
     ap.add_argument("--blocks", type=int, default=10, help="interleaving blocks per epoch")
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--hooks", action="store_true", help="time bpnet with a no-op forward and backward hook on every "
+                                                         "module (without: none registered, the default)")
     args = ap.parse_args()
 
     x, y = make_data(args.samples)
     starts = list(range(0, args.samples - BATCH + 1, BATCH))
     blocks = np.array_split(starts, args.blocks)
-    runners = [BpnetRunner(), GemmRunner()]
+    runners = [BpnetRunner(args.hooks), GemmRunner()]
     torch = None
     if not args.no_torch:
         try:
@@ -119,8 +126,9 @@ def main():
     if torch is not None:
         data["torch"] = (tx, ty)
     one_pass = optim.adam.adam_kernel() is not None
-    print(f"bpnet's Adam update: {'numba, one pass' if one_pass else 'numpy, ten passes (no numba, or BPNET_NUMBA=0)'}")
+    print(f"bpnet's Adam update: {'numba, one pass' if one_pass else 'numpy, a dozen passes (no numba, or BPNET_NUMBA=0)'}")
     print(f"MLP {'-'.join(map(str, SIZES))}, batch {BATCH}, Adam, float32, {len(starts)} steps/epoch, "
+          f"{'no-op hooks on every module' if args.hooks else 'no hooks'}, "
           f"{threads} threads, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, "
           f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}")
 

@@ -1,6 +1,8 @@
 """bpnet: neural networks in plain numpy with a PyTorch-style API, built to show backpropagation."""
 from ._state import get_default_dtype, manual_seed, set_default_dtype
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from . import nn, optim, data
 
 __version__ = "0.1.0"
-__all__ = ["nn", "optim", "data", "set_default_dtype", "get_default_dtype", "manual_seed", "__version__"]
+__all__ = ["nn", "optim", "data", "set_default_dtype", "get_default_dtype", "manual_seed",
+           "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "__version__"]

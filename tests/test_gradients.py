@@ -41,9 +41,46 @@ def test_flatten():
     gradcheck(nn.Flatten(), data(3, 2, 4, 4))
 
 
-@pytest.mark.parametrize("make", [nn.ReLU, lambda: nn.LeakyReLU(0.1), nn.Sigmoid, nn.Tanh, nn.Softmax, nn.Identity])
+@pytest.mark.parametrize("make", [nn.ReLU, lambda: nn.LeakyReLU(0.1), nn.Sigmoid, nn.Tanh, lambda: nn.Softmax(dim=1), nn.Identity])
 def test_activation(make):
     gradcheck(make(), data(4, 6, away_from_zero=True) * 3)
+
+
+@pytest.mark.parametrize("make", [nn.GELU, lambda: nn.GELU(approximate="tanh"), nn.ELU, lambda: nn.ELU(0.4),
+                                  nn.SiLU, nn.Softplus, lambda: nn.Softplus(beta=0.5, threshold=1.0),
+                                  lambda: nn.Softmax(dim=0), lambda: nn.LogSoftmax(dim=1),
+                                  lambda: nn.LogSoftmax(dim=0)])
+def test_more_activations(make):
+    gradcheck(make(), data(4, 6, away_from_zero=True) * 3)
+
+
+@pytest.mark.parametrize("shape, x_shape, kwargs", [(6, (4, 6), {}), ((2, 3), (3, 4, 2, 3), {}),
+                                                    (5, (3, 5), {"elementwise_affine": False}),
+                                                    (5, (3, 5), {"bias": False})])
+def test_layernorm(shape, x_shape, kwargs):
+    layer = nn.LayerNorm(shape, dtype=F64, **kwargs)
+    for p in layer.parameters():
+        p.data[...] = data(*p.shape, seed=4)
+    gradcheck(layer, data(*x_shape) * 2 + 1)
+
+
+@pytest.mark.parametrize("args, kwargs", [((2,), {}), ((3, 2, 1), {}), ((3, 2, 1), {"count_include_pad": False}),
+                                          (((2, 3), 1), {"divisor_override": 5})])
+def test_avgpool2d(args, kwargs):
+    gradcheck(nn.AvgPool2d(*args, **kwargs), data(2, 3, 7, 8))
+
+
+def test_maxpool2d_with_padding():
+    gradcheck(nn.MaxPool2d(3, 2, 1), data(2, 3, 7, 8))
+
+
+@pytest.mark.parametrize("kernel", [(2, 4), 3])
+def test_conv2d_same_padding(kernel):
+    gradcheck(nn.Conv2d(2, 3, kernel, padding="same", dtype=F64), data(2, 2, 5, 6))
+
+
+def test_flatten_a_middle_range():
+    gradcheck(nn.Flatten(1, 2), data(3, 2, 4, 5))
 
 
 def test_batchnorm1d_train():
@@ -80,7 +117,8 @@ class FixedMaskDropout(nn.Dropout):
 def test_dropout_fixed_mask():
     layer = FixedMaskDropout(0.4)
     gradcheck(layer, data(5, 8))
-    assert 0 < np.count_nonzero(layer._mask) < layer._mask.size
+    mask, = layer.saved_tensors
+    assert 0 < np.count_nonzero(mask) < mask.size
 
 
 def test_whole_network():
@@ -106,3 +144,29 @@ def test_cross_entropy_probabilities():
 
 def test_cross_entropy_one_hot():
     gradcheck_loss(nn.CrossEntropyLoss(), data(5, 4), np.eye(4)[[0, 3, 1, 1, 2]])
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_l1_loss(reduction):
+    gradcheck_loss(nn.L1Loss(reduction=reduction), data(4, 3, away_from_zero=True), np.zeros((4, 3)))
+
+
+@pytest.mark.parametrize("kwargs", [{"reduction": "sum"}, {"weight": [0.3, 1.0, 2.0, 0.5]}, {"ignore_index": 1},
+                                    {"label_smoothing": 0.15, "weight": [0.3, 1.0, 2.0, 0.5]}])
+def test_cross_entropy_options(kwargs):
+    gradcheck_loss(nn.CrossEntropyLoss(**kwargs), data(5, 4) * 3, np.array([0, 3, 1, 1, 2]))
+
+
+def test_nll_loss():
+    gradcheck_loss(nn.NLLLoss(weight=[0.3, 1.0, 2.0, 0.5], ignore_index=2), data(5, 4), np.array([0, 3, 1, 2, 2]))
+
+
+def test_bce_loss():
+    p = 1 / (1 + np.exp(-data(4, 3)))
+    gradcheck_loss(nn.BCELoss(weight=[1.0, 0.5, 2.0]), p, (data(4, 3, seed=3) > 0).astype(float))
+
+
+@pytest.mark.parametrize("pos_weight", [None, [2.0, 0.5, 1.0]])
+def test_bce_with_logits_loss(pos_weight):
+    target = (data(4, 3, seed=3) > 0).astype(float)
+    gradcheck_loss(nn.BCEWithLogitsLoss(pos_weight=pos_weight, reduction="sum"), data(4, 3) * 3, target)

@@ -317,7 +317,7 @@ def test_batchnorm_rejects_wrong_channels():
 # --- activations ----------------------------------------------------------------------------------
 
 def test_softmax_rows_sum_to_one():
-    y = nn.Softmax()(rng().standard_normal((5, 4)) * 3)
+    y = nn.Softmax(dim=1)(rng().standard_normal((5, 4)) * 3)
     assert np.all(y > 0)
     np.testing.assert_allclose(y.sum(axis=-1), 1, rtol=1e-12)
 
@@ -326,7 +326,7 @@ def test_softmax_is_stable_for_huge_logits():
     x = np.array([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, -1000.0], [1000.0, 1000.0, -1000.0]])
     with no_float_trouble(), warnings.catch_warnings():
         warnings.simplefilter("error")
-        y = nn.Softmax()(x)
+        y = nn.Softmax(dim=1)(x)
     np.testing.assert_allclose(y, [[1, 0, 0], [1 / 3, 1 / 3, 1 / 3], [0.5, 0.5, 0]], atol=1e-15)
 
 
@@ -354,7 +354,7 @@ def test_leaky_relu_and_relu_values():
     np.testing.assert_allclose(nn.LeakyReLU(0.1)(x), [-0.2, -0.05, 0.0, 1.5], rtol=1e-15)
 
 
-@pytest.mark.parametrize("make", [nn.ReLU, lambda: nn.LeakyReLU(0.2), nn.Sigmoid, nn.Tanh, nn.Softmax, nn.Identity])
+@pytest.mark.parametrize("make", [nn.ReLU, lambda: nn.LeakyReLU(0.2), nn.Sigmoid, nn.Tanh, lambda: nn.Softmax(dim=-1), nn.Identity])
 def test_activations_leave_input_and_gradient_untouched(make):
     x = rng().standard_normal((4, 5))
     dy = rng(1).standard_normal((4, 5))

@@ -314,3 +314,63 @@ def test_generator_argument_gives_identical_weights_and_leaves_global_stream_alo
 def test_manual_seed_rejects_invalid_seeds(seed):
     with pytest.raises(ValueError):
         bpnet.manual_seed(seed)
+
+
+# --- containers and registration ----------------------------------------------------------------
+
+def test_sequential_from_an_ordered_dict_keeps_the_names():
+    from collections import OrderedDict
+    model = nn.Sequential(OrderedDict(fc=nn.Linear(2, 3), act=nn.ReLU(), out=nn.Linear(3, 1)))
+    assert [n for n, _ in model.named_parameters()] == ["fc.weight", "fc.bias", "out.weight", "out.bias"]
+    assert isinstance(model[1], nn.ReLU) and [type(m).__name__ for m in model[1:]] == ["ReLU", "Linear"]
+    assert list(model[1:]._modules) == ["act", "out"]
+
+
+def test_modulelist_append_insert_index_and_delete():
+    blocks = nn.ModuleList([nn.Linear(2, 2), nn.Tanh()])
+    blocks.append(nn.ReLU())
+    blocks.insert(0, nn.Identity())
+    blocks += [nn.Sigmoid()]
+    assert [type(m).__name__ for m in blocks] == ["Identity", "Linear", "Tanh", "ReLU", "Sigmoid"]
+    assert isinstance(blocks[-1], nn.Sigmoid) and isinstance(blocks[1:3], nn.ModuleList) and len(blocks) == 5
+    del blocks[0]
+    assert list(blocks._modules) == ["0", "1", "2", "3"] and isinstance(blocks[0], nn.Linear)
+    blocks[1] = nn.ELU()
+    assert isinstance(blocks[1], nn.ELU)
+    with pytest.raises(IndexError, match="out of range"):
+        blocks[7]
+    with pytest.raises(TypeError, match="takes Modules"):
+        blocks.append(np.zeros(2))
+
+
+def test_register_buffer_and_parameter_check_what_they_get():
+    layer = nn.Linear(2, 2)
+    with pytest.raises(TypeError, match="numpy.ndarray or None expected"):
+        layer.register_buffer("stats", [1, 2])
+    with pytest.raises(TypeError, match="nn.Parameter or None expected"):
+        layer.register_parameter("scale", np.ones(2))
+    with pytest.raises(KeyError, match="without '.'"):
+        layer.add_module("a.b", nn.ReLU())
+    with pytest.raises(KeyError, match="already exists"):
+        layer.register_parameter("in_features", nn.Parameter(np.ones(1)))
+    layer.register_buffer("stats", np.zeros(2))
+    with pytest.raises(TypeError, match="as buffer 'stats'"):
+        layer.stats = 3.0
+    assert list(layer.state_dict()) == ["weight", "bias", "stats"]
+
+
+def test_a_frozen_layer_passes_the_gradient_on_but_keeps_none():
+    layer = nn.Linear(3, 2, dtype=F64, generator=0).requires_grad_(False)
+    assert not layer.weight.requires_grad and "requires_grad=False" in repr(layer.weight)
+    dx = layer.backward(layer(np.ones((4, 3))) * 0 + 1)
+    np.testing.assert_allclose(dx, np.ones((4, 2)) @ layer.weight.data, rtol=1e-14)
+    assert not layer.weight.grad.any() and not layer.bias.grad.any()
+    with pytest.raises(TypeError, match="True or False"):
+        layer.weight.requires_grad = "no"
+
+
+def test_apply_visits_children_first_and_returns_the_module():
+    model = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.Linear(2, 2)))
+    seen = []
+    assert model.apply(lambda m: seen.append(type(m).__name__)) is model
+    assert seen == ["Linear", "Linear", "Sequential", "Sequential"]

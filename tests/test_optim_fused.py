@@ -1,4 +1,5 @@
-"""Adam's fused update (numba) gives bitwise the numpy passes' results, and numpy takes over without it."""
+"""Adam's fused update (numba) gives bitwise the results of the readable numpy reference (Adam._update, on
+PyTorch's state), and numpy takes over without it."""
 import logging
 
 import numpy as np
@@ -28,12 +29,18 @@ def trajectory(make, dtype, fused, monkeypatch):
             opt.step()
     end = np.concatenate([p.data.ravel() for p in ps])
     assert np.all(end != start)  # every parameter moved
-    return np.concatenate([end] + [s["m"].ravel() for s in opt.state])
+    return np.concatenate([end] + [v.ravel() for s in opt.state.values() for v in s.values()
+                                   if isinstance(v, np.ndarray)])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("make", [lambda ps: optim.Adam(ps), lambda ps: optim.Adam(ps, lr=0.01, weight_decay=0.1),
-                                  lambda ps: optim.AdamW(ps), lambda ps: optim.AdamW(ps, lr=0.05, weight_decay=0.3)])
+                                  lambda ps: optim.AdamW(ps), lambda ps: optim.AdamW(ps, lr=0.05, weight_decay=0.3),
+                                  lambda ps: optim.Adam(ps, amsgrad=True, weight_decay=0.1),
+                                  lambda ps: optim.AdamW(ps, amsgrad=True, maximize=True),
+                                  lambda ps: optim.Adam(ps, lr=0.02, maximize=True, betas=(0.3, 0.8))],
+                         ids=["adam", "adam_l2", "adamw", "adamw_strong", "adam_amsgrad_l2", "adamw_amsgrad_maximize",
+                              "adam_maximize_betas"])
 def test_fused_update_is_bitwise_the_numpy_passes(make, dtype, monkeypatch):
     assert optim.adam.adam_kernel() is not None
     fused, passes = trajectory(make, dtype, True, monkeypatch), trajectory(make, dtype, False, monkeypatch)

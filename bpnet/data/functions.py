@@ -5,6 +5,7 @@ import numbers
 import numpy as np
 
 from .._state import resolve_dtype
+from .loader import holdout_size
 
 __all__ = ["FunctionDataset", "SurfaceDataset", "as_formula"]
 
@@ -105,7 +106,7 @@ class _FormulaDataset:
         """Targets = f(inputs) + noise, then a seeded disjoint split; the noise draw never moves the inputs."""
         clean = _evaluate(self.fn, self.name, tuple(inputs.T), where, self.dtype)
         noisy = clean + self.noise * self._rng.standard_normal(len(clean))
-        n_val = min(max(int(round(self.val_fraction * self.n_samples)), 1), self.n_samples - 1)
+        n_val = holdout_size(self.n_samples, self.val_fraction)
         order = self._rng.permutation(self.n_samples)
         self.val_index, self.train_index = np.sort(order[:n_val]), np.sort(order[n_val:])
         self.x = inputs.astype(self.dtype)

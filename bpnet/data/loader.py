@@ -1,11 +1,12 @@
 """Mini-batching, a seeded train/test split and a standardiser fitted on training data only."""
 import math
+import numbers
 
 import numpy as np
 
 from .._state import default_generator
 
-__all__ = ["DataLoader", "train_test_split", "Standardizer"]
+__all__ = ["DataLoader", "train_test_split", "holdout_size", "Standardizer"]
 
 
 class DataLoader:
@@ -36,16 +37,34 @@ class DataLoader:
             yield self.x[sl] if self.y is None else (self.x[sl], self.y[sl])
 
 
+def holdout_size(n, fraction):
+    """How many of n samples a fraction in (0, 1) holds out for validation or test: fraction * n rounded half
+    up, and at least 1 and at most n - 1 so that neither part is empty. The one rule every split in bpnet uses
+    (datasets, tasks, the config's step count)."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 2:
+        raise ValueError(f"a split needs at least 2 samples, got {n!r}")
+    if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 < fraction < 1:
+        raise ValueError(f"the held-out fraction must be a number in (0, 1), got {fraction!r}")
+    return min(max(math.floor(float(fraction) * int(n) + 0.5), 1), int(n) - 1)
+
+
 def train_test_split(x, y=None, test_size=0.2, seed=None, shuffle=True):
     """Split once into disjoint parts: x_train, x_test[, y_train, y_test] (sklearn's order).
 
+    test_size: a fraction in (0, 1) (any real number type; see holdout_size) or a count of test samples.
     seed: an int or a numpy Generator; None draws from the global generator (see bpnet.manual_seed).
     """
     x = np.asarray(x)
     n = len(x)
-    n_test = int(round(test_size * n)) if isinstance(test_size, float) else int(test_size)
-    if not 0 < n_test < n:
-        raise ValueError(f"test_size={test_size} leaves an empty part of {n} samples")
+    if isinstance(test_size, numbers.Integral) and not isinstance(test_size, bool):
+        n_test = int(test_size)
+        if not 0 < n_test < n:
+            raise ValueError(f"test_size={test_size} leaves an empty part of {n} samples")
+    elif isinstance(test_size, numbers.Real) and not isinstance(test_size, bool) and 0 < test_size < 1:
+        n_test = holdout_size(n, test_size)
+    else:
+        raise ValueError(f"test_size must be a fraction in (0, 1) or a count of samples in (0, {n}), "
+                         f"got {test_size!r}")
     order = default_generator(seed).permutation(n) if shuffle else np.arange(n)
     test, train = order[:n_test], order[n_test:]
     if y is None:

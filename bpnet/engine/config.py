@@ -9,6 +9,7 @@ import numbers
 
 import numpy as np
 
+from ..data.loader import holdout_size
 from ..formula import FormulaError, parse_formula
 
 __all__ = ["ConfigError", "FIELDS", "GLOSSARY", "TASKS", "OPTIMIZERS", "validate_config", "validate_field", "schema", "defaults",
@@ -274,7 +275,7 @@ def check_formula(c, n=201):
 def training_size(c):
     """How many samples a valid config trains on (the tasks split off validation the same way)."""
     n = c["n_samples"]
-    return n if c["task"] == "mnist" else n - min(max(round(n * c["val_fraction"]), 1), n - 1)
+    return n if c["task"] == "mnist" else n - holdout_size(n, c["val_fraction"])
 
 
 def batches_per_epoch(n_train, batch_size):

@@ -4,8 +4,10 @@ import functools
 import numpy as np
 
 from .. import nn
-from ..data import FunctionDataset, Standardizer, SurfaceDataset, make_classification, mnist_splits, n_features
+from ..data import (FunctionDataset, Standardizer, SurfaceDataset, holdout_size, make_classification, mnist_splits,
+                    n_features)
 from ..formula import FormulaError
+from ..grad_mode import no_grad
 from .config import ConfigError
 
 __all__ = ["make_task", "predict", "softmax", "mnist_inputs", "digit_inputs", "outputs", "TASK_CLASSES"]
@@ -20,11 +22,13 @@ def softmax(logits):
 
 
 def predict(model, x, batch=EVAL_BATCH):
-    """Outputs of the model in eval mode for all of x, in batches; restores the previous mode."""
+    """Outputs of the model in eval mode for all of x, in batches, under no_grad() (the layers keep nothing
+    for backward: no caches the size of the whole set); restores the previous mode."""
     was_training = model.training
     model.eval()
     try:
-        return np.concatenate([model(x[i:i + batch]) for i in range(0, len(x), batch)])
+        with no_grad():
+            return np.concatenate([model(x[i:i + batch]) for i in range(0, len(x), batch)])
     finally:
         model.train(was_training)
 
@@ -35,9 +39,10 @@ class _Task:
     classifier = False
 
     def evaluate(self, model, x, y):
-        """(loss, accuracy or None, outputs) of the model on x, y in eval mode."""
+        """(loss, accuracy or None, outputs) of the model on x, y in eval mode, under no_grad()."""
         out = predict(model, x)
-        loss = type(self.criterion)()(out, y)  # a fresh criterion: the training one keeps its gradient
+        with no_grad():
+            loss = type(self.criterion)()(out, y)  # a fresh criterion: the training one keeps its gradient
         acc = float(np.mean(out.argmax(axis=1) == y)) if self.classifier else None
         return loss, acc, out
 
@@ -124,7 +129,7 @@ class ClassificationTask(_Task):
         self.config = c = config
         x, y = make_classification(c["dataset"], c["n_samples"], c["noise"], c["seed"])
         self.in_shape = (n_features(c["dataset"]),)
-        n_val = max(1, round(len(x) * c["val_fraction"]))
+        n_val = holdout_size(len(x), c["val_fraction"])
         self.points, self.labels = x, y
         self.x_train_raw, y_train, x_val, self.y_val = x[n_val:].astype(dtype), y[n_val:], x[:n_val].astype(dtype), y[:n_val]
         lo, hi = x.min(axis=0) - 0.5, x.max(axis=0) + 0.5

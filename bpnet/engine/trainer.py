@@ -50,19 +50,19 @@ class Trainer:
         self.base_lr = c["lr"]
         self.step = 0
         self.layers = weight_layers(self.model)
+        # cosine: lr = base (1 + cos(pi t / T)) / 2 after t steps (the scheduler steps after each optimizer step)
+        self.scheduler = (optim.lr_scheduler.CosineAnnealingLR(self.optimizer, self.total_steps)
+                          if c["lr_schedule"] == "cosine" else None)
 
     # --- control ------------------------------------------------------------------------------
     def set_lr(self, lr):
-        """Change the base learning rate (the schedule, if any, scales it)."""
+        """Change the base learning rate from the next step on (the schedule, if any, scales it)."""
+        if self.scheduler is None:
+            self.optimizer.lr = lr
+        else:  # the schedule's rate for the new base; its recursive formula carries it on from there
+            self.optimizer.lr = self.optimizer.lr * (lr / self.base_lr)
+            self.scheduler.base_lrs = [lr] * len(self.optimizer.param_groups)
         self.base_lr = lr
-        self._apply_lr()
-
-    def _apply_lr(self):
-        if self.config["lr_schedule"] == "cosine":
-            factor = 0.5 * (1 + math.cos(math.pi * min(self.step, self.total_steps) / self.total_steps))
-        else:
-            factor = 1.0
-        self.optimizer.lr = self.base_lr * factor
 
     # --- training -----------------------------------------------------------------------------
     def steps(self):
@@ -73,7 +73,6 @@ class Trainer:
         loss_sum = 0.0
         for epoch in range(self.config["epochs"]):
             for xb, yb in self.loader:
-                self._apply_lr()
                 opt.zero_grad()
                 out = model(xb)
                 loss = criterion(out, yb)
@@ -84,6 +83,8 @@ class Trainer:
                 opt.step()
                 self.step += 1
                 rec = {"step": self.step, "epoch": self.step / self.steps_per_epoch, "loss": loss, "lr": opt.lr}
+                if self.scheduler is not None:
+                    self.scheduler.step()
                 if task.classifier:
                     correct += int(np.sum(out.argmax(axis=1) == yb))
                     seen += len(yb)

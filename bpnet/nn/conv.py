@@ -6,33 +6,45 @@ from .._state import resolve_dtype
 from . import init
 from .module import Module, Parameter
 
-__all__ = ["Conv2d", "im2col", "col2im", "pair"]
+__all__ = ["Conv2d", "im2col", "col2im", "pair", "conv_pads"]
 
 
 def pair(v, name):
-    """An int or a pair of ints as a tuple (a, b) of positive ints."""
+    """An int or a pair of ints as a tuple (a, b) of non-negative ints."""
     a, b = (v, v) if np.isscalar(v) else tuple(v)
     if int(a) != a or int(b) != b or a < 0 or b < 0:
         raise ValueError(f"{name} must be a non-negative int or a pair of them, got {v!r}")
     return int(a), int(b)
 
 
-def _out_size(size, k, s, p):
-    return (size + 2 * p - k) // s + 1
+def conv_pads(padding, kernel, stride):
+    """((top, bottom), (left, right)) zeros for `padding`: an int, a pair, 'valid' (none) or 'same' (the output
+    as large as the input, stride 1 only; an even kernel gets the extra row and column at the bottom and
+    right, as in PyTorch)."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0), (0, 0)
+        if padding != "same":
+            raise ValueError(f"padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
+        if stride != (1, 1):
+            raise ValueError("padding='same' is not supported for strided convolutions")
+        return tuple(((k - 1) // 2, k - 1 - (k - 1) // 2) for k in kernel)
+    ph, pw = pair(padding, "padding")
+    return (ph, ph), (pw, pw)
 
 
-def im2col(x, kernel, stride, padding):
+def im2col(x, kernel, stride, pads):
     """(N, C, H, W) -> columns (C*KH*KW, N*OH*OW) and (OH, OW); rows ordered (c, kh, kw), columns (n, oh, ow).
 
     Channel-major: the copy runs along contiguous image rows, and a layer whose input came from the previous
     convolution (stored channel-major, see Conv2d.forward) needs no transpose at all.
     """
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    (kh, kw), (sh, sw), ((top, bottom), (left, right)) = kernel, stride, pads
     n, c, h, w = x.shape
     xc = x.transpose(1, 0, 2, 3)  # (C, N, H, W)
-    if ph or pw:
-        padded = np.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
-        padded[:, :, ph:ph + h, pw:pw + w] = xc
+    if top or bottom or left or right:
+        padded = np.zeros((c, n, h + top + bottom, w + left + right), dtype=x.dtype)
+        padded[:, :, top:top + h, left:left + w] = xc
         xc = padded
     windows = sliding_window_view(xc, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]  # (C, N, OH, OW, KH, KW) view
     oh, ow = windows.shape[2:4]
@@ -40,36 +52,40 @@ def im2col(x, kernel, stride, padding):
     return cols, (oh, ow)
 
 
-def col2im(cols, x_shape, kernel, stride, padding, out_hw):
+def col2im(cols, x_shape, kernel, stride, pads, out_hw):
     """Adjoint of im2col: sum column entries back to (N, C, H, W); one vectorised add per kernel offset."""
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    (kh, kw), (sh, sw), ((top, bottom), (left, right)) = kernel, stride, pads
     n, c, h, w = x_shape
     oh, ow = out_hw
     cols = cols.reshape(c, kh, kw, n, oh, ow)
-    dx = np.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    dx = np.zeros((c, n, h + top + bottom, w + left + right), dtype=cols.dtype)
     for i in range(kh):
         for j in range(kw):
             dx[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += cols[:, i, j]
-    return dx[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3)  # an (N, C, H, W) view of channel-major memory
+    return dx[:, :, top:top + h, left:left + w].transpose(1, 0, 2, 3)  # an (N, C, H, W) view of C-major memory
 
 
 class Conv2d(Module):
-    """(N, C_in, H, W) -> (N, C_out, OH, OW); weight (C_out, C_in, KH, KW)."""
+    """(N, C_in, H, W) -> (N, C_out, OH, OW); weight (C_out, C_in, KH, KW); PyTorch's signature (dilation,
+    groups and padding_mode only at their defaults)."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
-                 dtype=None, generator=None):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", dtype=None, generator=None):
         super().__init__()
         if in_channels < 1 or out_channels < 1:
             raise ValueError(f"Conv2d needs positive channel counts, got {in_channels}, {out_channels}")
+        if pair(dilation, "dilation") != (1, 1) or groups != 1 or padding_mode != "zeros":
+            raise ValueError("bpnet's Conv2d supports dilation=1, groups=1 and padding_mode='zeros' only")
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.kernel_size = pair(kernel_size, "kernel_size")
         self.stride = pair(stride, "stride")
-        self.padding = pair(padding, "padding")
         if min(self.kernel_size) < 1 or min(self.stride) < 1:
             raise ValueError("kernel_size and stride must be at least 1")
+        self.pads = conv_pads(padding, self.kernel_size, self.stride)
+        self.padding = padding if isinstance(padding, str) else pair(padding, "padding")
         dtype = resolve_dtype(dtype)
         self.weight = Parameter(np.zeros((out_channels, in_channels) + self.kernel_size), dtype)
-        self.bias = Parameter(np.zeros(out_channels), dtype) if bias else None
+        self.register_parameter("bias", Parameter(np.zeros(out_channels), dtype) if bias else None)
         init.default_(self.weight, self.bias, generator)
 
     def forward(self, x):
@@ -77,11 +93,11 @@ class Conv2d(Module):
         x = np.asarray(x, dtype=self.weight.data.dtype)
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"Conv2d expected input (N, {self.in_channels}, H, W), got {x.shape}")
-        h, w = x.shape[2] + 2 * self.padding[0], x.shape[3] + 2 * self.padding[1]
+        h, w = x.shape[2] + sum(self.pads[0]), x.shape[3] + sum(self.pads[1])
         if h < self.kernel_size[0] or w < self.kernel_size[1]:
             raise ValueError(f"input {x.shape[2:]} (padded {h}x{w}) is smaller than the kernel {self.kernel_size}")
-        cols, (oh, ow) = im2col(x, self.kernel_size, self.stride, self.padding)
-        self._cols, self._x_shape, self._out_hw = cols, x.shape, (oh, ow)
+        cols, (oh, ow) = im2col(x, self.kernel_size, self.stride, self.pads)
+        self.save_for_backward(cols, x.shape, (oh, ow))
         y = self.weight.data.reshape(self.out_channels, -1) @ cols  # (C_out, N*OH*OW)
         if self.bias is not None:
             y += self.bias.data[:, None]
@@ -89,15 +105,15 @@ class Conv2d(Module):
 
     def backward(self, dy):
         """(N, C_out, OH, OW) -> (N, C_in, H, W); dW = dy cols^T, dcols = W^T dy, dx = col2im(dcols)."""
-        cols = self._cached("_cols")
+        cols, x_shape, out_hw = self.saved_tensors
         dy = dy.transpose(1, 0, 2, 3).reshape(self.out_channels, -1)  # (C_out, N*OH*OW)
         self.weight.accumulate_matmul(dy, cols.T)  # dW += dy cols^T, as (out_ch, in_ch, kh, kw)
         if self.bias is not None:
-            self.bias.grad += dy.sum(axis=1)
+            self.bias.accumulate(dy.sum(axis=1))
         if not self.needs_input_grad:
             return None
         dcols = self.weight.data.reshape(self.out_channels, -1).T @ dy
-        return col2im(dcols, self._x_shape, self.kernel_size, self.stride, self.padding, self._out_hw)
+        return col2im(dcols, x_shape, self.kernel_size, self.stride, self.pads, out_hw)
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

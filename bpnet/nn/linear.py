@@ -18,7 +18,7 @@ class Linear(Module):
         dtype = resolve_dtype(dtype)
         self.in_features, self.out_features = int(in_features), int(out_features)
         self.weight = Parameter(np.zeros((out_features, in_features)), dtype)
-        self.bias = Parameter(np.zeros(out_features), dtype) if bias else None
+        self.register_parameter("bias", Parameter(np.zeros(out_features), dtype) if bias else None)
         init.default_(self.weight, self.bias, generator)
 
     def forward(self, x):
@@ -26,7 +26,7 @@ class Linear(Module):
         x = np.asarray(x, dtype=self.weight.data.dtype)
         if x.shape[-1] != self.in_features:
             raise ValueError(f"Linear expected input (*, {self.in_features}), got {x.shape}")
-        self._x = x
+        self.save_for_backward(x)
         y = x @ self.weight.data.T
         if self.bias is not None:
             y += self.bias.data
@@ -34,11 +34,11 @@ class Linear(Module):
 
     def backward(self, dy):
         """(*, out) -> (*, in); accumulates dW = dy^T x and db = sum_n dy over all leading dimensions."""
-        x = self._cached("_x").reshape(-1, self.in_features)
+        x, = self.saved_tensors
         dy2 = dy.reshape(-1, self.out_features)
-        self.weight.accumulate_matmul(dy2.T, x)  # dW += dy^T x
+        self.weight.accumulate_matmul(dy2.T, x.reshape(-1, self.in_features))  # dW += dy^T x
         if self.bias is not None:
-            self.bias.grad += dy2.sum(axis=0)
+            self.bias.accumulate(dy2.sum(axis=0))
         return dy @ self.weight.data if self.needs_input_grad else None
 
     def extra_repr(self):

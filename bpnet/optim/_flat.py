@@ -1,22 +1,31 @@
-"""One contiguous buffer for the data, and one for the gradients, of parameters sharing a dtype."""
+"""One contiguous buffer for the data, one for the gradients (and one per state array) of the parameters an
+optimizer updates together: the same param group, dtype and state layout (e.g. the same Adam step)."""
 import numpy as np
 
-__all__ = ["FlatGroup", "group_by_dtype"]
+__all__ = ["FlatGroup"]
 
 
 class FlatGroup:
     """Moves its parameters' data and grad into two flat buffers (values kept) and leaves each `p.data` and
-    `p.grad` a view of them, so an optimizer updates all of them with a few whole-buffer operations."""
+    `p.grad` a view of them, so an optimizer updates all of them with a few whole-buffer operations.
 
-    def __init__(self, params, indices):
-        self.params, self.indices = params, indices
+    `params` is the optimizer's list of every parameter (for messages), `indices` this group's members,
+    `group_index` their param group; `states` (one per member, all alike, or None) their optimizer state,
+    kept flat in `self.state`: arrays laid out like the data buffer, scalars (the step) shared.
+    """
+
+    def __init__(self, params, indices, group_index, states=None):
+        self.params, self.indices, self.group_index = params, indices, group_index
         self.shapes = [params[i].shape for i in indices]
         sizes = [params[i].size for i in indices]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
         self.dtype = params[indices[0]].dtype
         self.data = np.empty(int(self.offsets[-1]), self.dtype)
         self.grad = np.empty_like(self.data)
-        self.state = None  # flat optimizer state, made on the first step
+        self.state = None if states is None else {  # flat optimizer state (None: made on the first step)
+            name: (np.concatenate([np.ravel(s[name]) for s in states]).astype(self.dtype, copy=False)
+                   if isinstance(value, np.ndarray) else value)
+            for name, value in states[0].items()}
         self.adopt()
 
     def adopt(self):
@@ -59,10 +68,13 @@ class FlatGroup:
         """Per-parameter views (in each parameter's shape) of a flat array laid out like the buffers."""
         return [flat[self.offsets[k]:self.offsets[k + 1]].reshape(s) for k, s in enumerate(self.shapes)]
 
-
-def group_by_dtype(params):
-    """One FlatGroup per dtype among the parameters, in order of first appearance."""
-    groups = {}
-    for i, p in enumerate(params):
-        groups.setdefault(p.dtype, []).append(i)
-    return [FlatGroup(params, indices) for indices in groups.values()]
+    def param_states(self):
+        """Each member's state as a dict (views of the flat arrays, scalars by value); None before any."""
+        if self.state is None:
+            return [None] * len(self.indices)
+        out = [{} for _ in self.indices]
+        for name, value in self.state.items():
+            parts = self.split(value) if isinstance(value, np.ndarray) else [value] * len(self.indices)
+            for state, part in zip(out, parts):
+                state[name] = part
+        return out

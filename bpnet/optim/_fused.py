@@ -1,9 +1,10 @@
 """Adam's update fused into one pass over the arrays, compiled by numba when it is installed.
 
-numpy needs ten passes over the parameters for one Adam step (it has no fused multiply-add), and on a
+numpy needs a dozen passes over the parameters for one Adam step (it has no fused multiply-add), and on a
 2-core machine those passes cost half as much as the network's matrix products. This loop does the same
-operations in the same order, element by element, so its results are bitwise those of the numpy passes (no
-fast-math: no reassociation, no contraction into FMAs). BPNET_NUMBA=0 keeps to numpy alone.
+operations in the same order as the readable reference (Adam._update, PyTorch's update on PyTorch's state),
+element by element, so its results are bitwise those of the numpy passes (no fast-math: no reassociation, no
+contraction into FMAs). BPNET_NUMBA=0 keeps to numpy alone.
 """
 import logging
 import math
@@ -21,15 +22,22 @@ _kernel = None
 _tried = False
 
 
-def _adam_loop(data, g, m, v, b1, b2, step, eps, decay, shrink, l2):
-    """In place, element by element, the numpy passes of Adam._update in their order."""
+def _adam_loop(data, g, m, v, vmax, c1, b2, c2, step_size, eps, decay, shrink, l2, amsgrad, maximize):
+    """In place, element by element, the numpy passes of Adam._update in their order (vmax: with amsgrad)."""
     for i in range(data.shape[0]):
-        gi = g[i] + decay * data[i] if l2 else g[i]
-        mi = m[i] * b1 + gi
-        vi = v[i] * b2 + gi * gi
+        gi = -g[i] if maximize else g[i]
+        di = data[i] * shrink  # AdamW's decay (shrink is exactly 1 otherwise)
+        if l2:
+            gi = gi + decay * di
+        mi = m[i] + c1 * (gi - m[i])
+        vi = v[i] * b2 + c2 * gi * gi
         m[i] = mi
         v[i] = vi
-        data[i] = data[i] * shrink - mi / (math.sqrt(vi) + eps) * step
+        if amsgrad:
+            if vmax[i] < vi or vi != vi:  # np.maximum: the larger, NaN if either is
+                vmax[i] = vi
+            vi = vmax[i]
+        data[i] = di - step_size * (mi / (math.sqrt(vi) + eps))
 
 
 def _compile():
@@ -45,9 +53,10 @@ def _compile():
             kernel = numba.njit(nogil=True, error_model="numpy", cache=True)(_adam_loop)
         except RuntimeError:  # nowhere writable to cache: compile in each process
             kernel = numba.njit(nogil=True, error_model="numpy")(_adam_loop)
-        for f in (np.float32, np.float64):
+        for f in (np.float32, np.float64):  # one step from m = v = 0 with g = 1 moves p by the step size
             p, m = np.ones(3, f), np.zeros(3, f)
-            kernel(p, p.copy(), m, m.copy(), f(0.9), f(0.999), f(0.5), f(1e-8), f(0.0), f(1.0), False)
+            kernel(p, p.copy(), m, m.copy(), m.copy(), f(0.1), f(0.999), f(0.001), f(5.0 * 0.001 ** 0.5), f(1e-8),
+                   f(0.0), f(1.0), False, False, False)
             if not np.allclose(p, 0.5):
                 raise ValueError(f"wrong result {p}")
         return kernel

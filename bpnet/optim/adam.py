@@ -1,75 +1,84 @@
-"""Adam and AdamW, as torch.optim.Adam / AdamW, updating every array in place."""
+"""Adam and AdamW, as torch.optim.Adam / AdamW, on PyTorch's state, updating every array in place."""
 import math
 
 import numpy as np
 
 from ._fused import adam_kernel
-from .optimizer import Optimizer, check_range
+from .optimizer import Optimizer, check_range, lazy_zeros
 
 __all__ = ["Adam", "AdamW"]
 
 
 class Adam(Optimizer):
-    """m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;  p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps).
+    """m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2 [amsgrad: vmax = max(vmax, v), used for v];
+    p -= lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps).
 
-    Adam adds weight_decay * p to the gradient (L2); AdamW instead shrinks p by lr * weight_decay (decoupled).
+    weight_decay adds wd * p to the gradient (L2), or with decoupled_weight_decay=True (AdamW) shrinks p by
+    lr * wd first. State, as PyTorch's: 'step', 'exp_avg' (m), 'exp_avg_sq' (v), 'max_exp_avg_sq' (amsgrad).
     """
 
-    decoupled = False
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
+                 foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
+                 decoupled_weight_decay=False):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      amsgrad=amsgrad, maximize=maximize, foreach=foreach, capturable=capturable,
+                                      differentiable=differentiable, fused=fused,
+                                      decoupled_weight_decay=decoupled_weight_decay))
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        super().__init__(params, lr)
-        if len(betas) != 2:
-            raise ValueError(f"betas must be a pair, got {betas!r}")
-        self.betas = (check_range("beta1", betas[0], high=1.0), check_range("beta2", betas[1], high=1.0))
-        self.eps = check_range("eps", eps)
-        self.weight_decay = check_range("weight_decay", weight_decay)
+    def _check(self, group):
+        super()._check(group)
+        if len(group["betas"]) != 2:
+            raise ValueError(f"betas must be a pair, got {group['betas']!r}")
+        check_range("beta1", group["betas"][0], high=1.0)
+        check_range("beta2", group["betas"][1], high=1.0)
+        check_range("eps", group["eps"])
+        check_range("weight_decay", group["weight_decay"])
 
-    def _init_state(self, data):
-        # m and v hold PyTorch's exp_avg / (1 - beta1) and exp_avg_sq / (1 - beta2): the same algebra in ten
-        # numpy passes over the arrays instead of twelve, or one pass of the compiled loop in _fused.py
-        return {"m": np.zeros_like(data), "v": np.zeros_like(data)}
+    def _init_state(self, data, group):
+        state = {"step": 0.0, "exp_avg": np.zeros_like(data), "exp_avg_sq": np.zeros_like(data)}
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = np.zeros_like(data)
+        return state
 
-    def _update(self, data, g, state):
-        m, v = state["m"], state["v"]
-        b1, b2 = self.betas
-        # p -= lr/bc1 * (c1 m) / (sqrt(c2 v / bc2) + eps)  with c = 1 - beta, bc = 1 - beta^t, i.e.
-        # p -= (lr c1 k / bc1) * m / (sqrt(v) + eps k)  with k = sqrt(bc2 / c2)
-        c1, c2 = 1 - b1, 1 - b2
-        k = math.sqrt((1 - b2 ** self.steps) / c2)
-        step, eps = self.lr * c1 * k / (1 - b1 ** self.steps), self.eps * k
-        decay = self.weight_decay
-        shrink = 1 - self.lr * decay if self.decoupled else 1.0
+    def _update(self, data, g, state, group):
+        """PyTorch's Adam on PyTorch's state, with the bias corrections folded into the step size and eps
+        (Kingma & Ba 2015, end of section 2): lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps) is
+        (lr sqrt(bc2) / bc1) * m / (sqrt(v) + eps sqrt(bc2)), one division per element instead of two. The
+        compiled loop (_fused.py) does the same operations in the same order in one pass: bitwise these."""
+        (b1, b2), lr, eps, wd = group["betas"], group["lr"], group["eps"], group["weight_decay"]
+        state["step"] += 1
+        t = state["step"]
+        bc2_sqrt = math.sqrt(1 - b2 ** t)
+        step_size, eps_hat = lr * bc2_sqrt / (1 - b1 ** t), eps * bc2_sqrt
+        decoupled, amsgrad = group["decoupled_weight_decay"], group["amsgrad"]
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        v_used = lazy_zeros(state, "max_exp_avg_sq", data) if amsgrad else v  # vmax with amsgrad
         kernel = adam_kernel()
-        if kernel is not None:  # the same operations in one pass (see _fused.py)
+        if kernel is not None:
             f = data.dtype.type
-            l2 = bool(decay) and not self.decoupled
-            kernel(data, g, m, v, f(b1), f(b2), f(step), f(eps), f(decay), f(shrink), l2)
+            shrink = 1 - lr * wd if decoupled else 1.0
+            kernel(data, g, m, v, v_used, f(1 - b1), f(b2), f(1 - b2), f(step_size), f(eps_hat), f(wd), f(shrink),
+                   bool(wd) and not decoupled, bool(amsgrad), bool(group["maximize"]))
             return
-        tmp = state.setdefault("scratch", np.empty_like(data))  # numpy's passes need a work array
-        if decay and self.decoupled:
-            data *= shrink
-        elif decay:
-            g = g + decay * data
-        m *= b1  # m = b1 m + g
-        m += g
-        v *= b2  # v = b2 v + g^2
-        np.multiply(g, g, out=tmp)
-        v += tmp
-        np.sqrt(v, out=tmp)
-        tmp += eps
-        np.divide(m, tmp, out=tmp)
-        tmp *= step
-        data -= tmp
-
-    def hyperparameters(self):
-        return {"lr": self.lr, "betas": self.betas, "eps": self.eps, "weight_decay": self.weight_decay}
+        if group["maximize"]:
+            g = -g
+        if wd and decoupled:
+            data *= 1 - lr * wd  # AdamW: p *= 1 - lr wd
+        elif wd:
+            g = g + wd * data  # L2: g += wd p
+        m += (1 - b1) * (g - m)  # m = b1 m + (1 - b1) g, as torch's lerp computes it
+        v *= b2  # v = b2 v + (1 - b2) g^2, with (1 - b2) g first so that g^2 cannot overflow
+        v += (1 - b2) * g * g
+        if amsgrad:
+            np.maximum(v_used, v, out=v_used)
+        data -= step_size * (m / (np.sqrt(v_used) + eps_hat))
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay: p *= 1 - lr * weight_decay before the Adam step."""
+    """Adam with decoupled weight decay: p *= 1 - lr * weight_decay before the Adam step (default 0.01)."""
 
-    decoupled = True
-
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
-        super().__init__(params, lr, betas, eps, weight_decay)
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, amsgrad=False, *,
+                 maximize=False, foreach=None, capturable=False, differentiable=False, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize, foreach=foreach,
+                         capturable=capturable, differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)

@@ -1,46 +1,53 @@
 """RMSprop, as torch.optim.RMSprop."""
 import numpy as np
 
-from .optimizer import Optimizer, check_range
+from .optimizer import Optimizer, check_range, lazy_zeros
 
 __all__ = ["RMSprop"]
 
 
 class RMSprop(Optimizer):
-    """v = a v + (1-a) g^2;  d = sqrt(v [- gbar^2 if centered]) + eps;  p -= lr g / d (through a momentum buffer if mu > 0)."""
+    """v = a v + (1-a) g^2;  d = sqrt(v [- gbar^2 if centered, clamped at 0]) + eps;  p -= lr g / d (through a
+    momentum buffer if mu > 0). State: 'step', 'square_avg', 'momentum_buffer', 'grad_avg' (as they apply)."""
 
-    def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
-        super().__init__(params, lr)
-        self.alpha = check_range("alpha", alpha, high=1.0, high_open=False)
-        self.eps = check_range("eps", eps)
-        self.weight_decay = check_range("weight_decay", weight_decay)
-        self.momentum = check_range("momentum", momentum)
-        self.centered = bool(centered)
+    def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
+                 capturable=False, foreach=None, maximize=False, differentiable=False):
+        super().__init__(params, dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
+                                      weight_decay=weight_decay, capturable=capturable, foreach=foreach,
+                                      maximize=maximize, differentiable=differentiable))
 
-    def _init_state(self, data):
-        names = ["square_avg"] + ["momentum_buffer"] * bool(self.momentum) + ["grad_avg"] * self.centered
-        return {name: np.zeros_like(data) for name in names}
+    def _check(self, group):
+        super()._check(group)
+        check_range("alpha", group["alpha"], high=1.0, high_open=False)
+        for name in ("eps", "weight_decay", "momentum"):
+            check_range(name, group[name])
 
-    def _update(self, data, g, state):
-        if self.weight_decay:
-            g = g + self.weight_decay * data
+    def _init_state(self, data, group):
+        names = ["square_avg"] + ["momentum_buffer"] * bool(group["momentum"]) + ["grad_avg"] * group["centered"]
+        return {"step": 0.0, **{name: np.zeros_like(data) for name in names}}
+
+    def _update(self, data, g, state, group):
+        state["step"] += 1
+        alpha, mu = group["alpha"], group["momentum"]
+        if group["maximize"]:
+            g = -g
+        if group["weight_decay"]:
+            g = g + group["weight_decay"] * data
         v = state["square_avg"]
-        v *= self.alpha
-        v += (1 - self.alpha) * g * g
-        if self.centered:
-            gbar = state["grad_avg"]
-            gbar *= self.alpha
-            gbar += (1 - self.alpha) * g
-            denom = np.sqrt(v - gbar * gbar) + self.eps
+        v *= alpha
+        v += (1 - alpha) * g * g
+        if group["centered"]:
+            gbar = lazy_zeros(state, "grad_avg", data)
+            gbar *= alpha
+            gbar += (1 - alpha) * g
+            # v - gbar^2 >= 0 in exact arithmetic; rounding can make it negative (then sqrt is NaN): clamp at 0
+            denom = np.sqrt(np.maximum(v - gbar * gbar, 0)) + group["eps"]
         else:
-            denom = np.sqrt(v) + self.eps
-        if self.momentum:
-            buf = state["momentum_buffer"]
-            buf *= self.momentum
+            denom = np.sqrt(v) + group["eps"]
+        if mu:
+            buf = lazy_zeros(state, "momentum_buffer", data)
+            buf *= mu
             buf += g / denom
-            data -= self.lr * buf
+            data -= group["lr"] * buf
         else:
-            data -= self.lr * g / denom
-
-    def hyperparameters(self):
-        return {"lr": self.lr, "alpha": self.alpha, "eps": self.eps, "momentum": self.momentum}
+            data -= group["lr"] * g / denom
