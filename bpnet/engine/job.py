@@ -4,10 +4,13 @@
     unsubscribe = job.subscribe(print)     # first call: a 'history' event; then live events
     job.start(); job.pause(); job.set_lr(0.001); job.set_pace(30); job.resume(); job.stop(); job.wait()
 
-Controls only set flags that the training loop reads between steps; a thread is never killed. A job may hold
+Controls only set flags that the training loop reads between steps; a thread is never killed. Listeners are
+called outside the job's locks (events are queued under the lock, delivered in order once it is released), so a
+listener may call any method of the job. A job may hold
 several runs (a comparison): their steps are interleaved round-robin in the one thread, so all curves grow
 together.
 """
+import collections
 import io
 import logging
 import secrets
@@ -34,6 +37,25 @@ class JobError(ValueError):
     """A control that does not apply in the job's current state (e.g. pausing a finished job)."""
 
 
+class _EventLock:
+    """A re-entrant lock that calls on_release() when its holder leaves the outermost `with` (then unlocked)."""
+
+    def __init__(self, on_release):
+        self._lock, self._depth, self._on_release = threading.RLock(), threading.local(), on_release
+
+    def __enter__(self):
+        self._lock.acquire()
+        self._depth.n = getattr(self._depth, "n", 0) + 1
+        return self
+
+    def __exit__(self, *exc):
+        self._depth.n -= 1
+        outermost = self._depth.n == 0
+        self._lock.release()
+        if outermost:
+            self._on_release()
+
+
 class Job:
     """Runs one config, or several labelled configs side by side (runs=[(label, config), ...])."""
 
@@ -49,9 +71,12 @@ class Job:
         self.recorders = [Recorder(label, t) for (label, _), t in zip(runs, self.trainers)]
         self.state, self.message = "created", ""
         self.report_interval, self.snapshot_interval = report_interval, snapshot_interval
-        self._lock = threading.RLock()  # state, subscribers, seq, histories: held briefly
-        self._model_lock = threading.RLock()  # the models: held by a training step (and while it emits: a
-        # listener may call predict() or model_npz()); never taken inside _lock
+        self._lock = _EventLock(self._deliver)  # state, subscribers, seq, histories: held briefly; the events
+        # made under it are delivered once it is released, so a listener runs outside it
+        self._model_lock = threading.RLock()  # the models: held by a training step; never taken inside _lock
+        self._outbox = collections.deque()  # (event, callbacks, delivered) in seq order, delivered by _deliver
+        self._delivering = threading.Lock()  # held by the one thread delivering the outbox
+        self._deliverer = None
         self._resume = threading.Event()
         self._resume.set()
         self._wake = threading.Event()  # set by stop() and set_pace(): ends a pace sleep at once
@@ -73,29 +98,66 @@ class Job:
 
     # --- events -------------------------------------------------------------------------------
     def subscribe(self, callback):
-        """Call callback(event) with a 'history' event now, then with every new event; returns unsubscribe()."""
+        """Call callback(event) with a 'history' event now, then with every new event; returns unsubscribe().
+
+        Listeners are called outside the job's locks, one event at a time in seq order (from whichever thread
+        made the event or is delivering): a listener may call any method of the job, predict() included."""
         token = object()
         with self._lock:
-            callback(self.history_event())
+            self._queue(self.history_event(), [(token, callback)])
             self._subscribers[token] = callback
-        return lambda: self._subscribers.pop(token, None)
+        self._wait_delivered()
+        subscribers = self._subscribers
+        return lambda: subscribers.pop(token, None)  # (holds the dict, not the job: an ended job can be freed)
 
     def _emit(self, type_, run=0, **payload):
+        """Queue an event for every current subscriber (called with _lock held: delivered once it is released)."""
         with self._lock:
             self._seq += 1
             event = clean({"type": type_, "job_id": self.id, "seq": self._seq, "run": run, "time": time.time(),
                            **payload})
-            for token, callback in list(self._subscribers.items()):
-                try:
-                    callback(event)
-                except Exception:  # a broken listener must not stop training
-                    log.exception("event listener failed; unsubscribing it")
-                    self._subscribers.pop(token, None)
+            self._queue(event, list(self._subscribers.items()))
+
+    def _queue(self, event, callbacks):
+        self._outbox.append((event, callbacks, threading.Event()))
+
+    def _deliver(self):
+        """Deliver the outbox in order, unless another thread is doing so (it then delivers ours too)."""
+        while self._outbox:
+            if not self._delivering.acquire(blocking=False):
+                return
+            self._deliverer = threading.get_ident()
+            try:
+                while self._outbox:
+                    event, callbacks, delivered = self._outbox.popleft()
+                    for token, callback in callbacks:
+                        if token is not None and token not in self._subscribers:
+                            continue  # unsubscribed (or dropped) since the event was made
+                        try:
+                            callback(event)
+                        except Exception:  # a broken listener must not stop training
+                            log.exception("event listener failed; unsubscribing it")
+                            self._subscribers.pop(token, None)
+                    delivered.set()
+            finally:
+                self._deliverer = None
+                self._delivering.release()
+
+    def _wait_delivered(self):
+        """Block until everything queued so far has been delivered (by this thread or the one delivering)."""
+        with self._lock:
+            last = self._outbox[-1][2] if self._outbox else None
+        if last is not None and not self._delivering_here():
+            last.wait()
+
+    def _delivering_here(self):
+        return self._delivering.locked() and self._deliverer == threading.get_ident()
 
     def send_history(self, send):
-        """send(history event) with no event of this job emitted in between: a joining watcher's catch-up."""
+        """send(history event) in order with the events: after every event made before it, before any later one."""
         with self._lock:
-            send(self.history_event())
+            self._queue(self.history_event(), [(None, send)])
+        self._wait_delivered()
 
     def history_event(self):
         """Everything so far, for a late or reconnecting subscriber (long series thinned to 5000 points)."""
@@ -193,6 +255,7 @@ class Job:
             log.exception("job %s crashed", self.id)
             with self._lock:
                 self._set_state("failed", f"internal error: {type(exc).__name__}: {exc}")
+            self._wait_delivered()
             return
         with self._lock:
             failed = [r for r in self.recorders if r.failure]
@@ -203,6 +266,7 @@ class Job:
             else:
                 note = "; ".join(f"{r.label}: {r.failure}" for r in failed)
                 self._set_state("finished", note)
+        self._wait_delivered()  # the thread ends once every listener has had every event
         log.info("job %s %s %s", self.id, self.state, self.message)
 
     def _loop(self):
