@@ -49,6 +49,7 @@ class LocalJob:
         job = self._target
         self.relay.run(lambda: job.done)
         self._unsubscribe()
+        self._unsubscribe = None
         self._target = JobArchive.from_job(job)  # drop the trainers: optimiser state, caches, data
 
 

@@ -2,10 +2,15 @@
 
 A finished Job holds optimiser state, data and caches; its JobArchive holds only what the dashboard still
 serves (history, CSV, model .npz, predictions) and round-trips through bytes (a zip of JSON, CSV and .npz:
-no pickle) so it can travel from a worker process or machine to the web process.
+no pickle) so it can travel from a worker process or machine to the web process. Its large parts (the full
+history, the CSVs, the models) are kept in anonymous temporary files once over SPILL_BYTES, so the ended jobs a
+server keeps for downloads do not hold its memory; predictions reuse the last MODEL_CACHE models built.
 """
+import collections
 import io
 import json
+import tempfile
+import threading
 import zipfile
 
 import numpy as np
@@ -14,7 +19,29 @@ from .job import JobError
 from .models import build_model
 from .tasks import TASK_CLASSES, digit_inputs, outputs
 
-__all__ = ["JobArchive"]
+__all__ = ["JobArchive", "Blob", "SPILL_BYTES"]
+
+SPILL_BYTES = 256 * 1024
+MODEL_CACHE = 2  # models rebuilt from archives for predictions, kept process-wide
+_models, _models_lock = collections.OrderedDict(), threading.Lock()
+
+
+class Blob:
+    """Bytes in memory while small, in an anonymous temporary file (deleted with the Blob) beyond SPILL_BYTES."""
+
+    def __init__(self, data):
+        data = data.encode() if isinstance(data, str) else data
+        self._file = tempfile.SpooledTemporaryFile(max_size=SPILL_BYTES)
+        self._file.write(data)
+        self._lock = threading.Lock()
+
+    def read(self):
+        with self._lock:
+            self._file.seek(0)
+            return self._file.read()
+
+    def text(self):
+        return self.read().decode()
 
 
 class JobArchive:
@@ -22,20 +49,21 @@ class JobArchive:
 
     done = True
 
-    def __init__(self, meta, csvs, models):
-        self.meta, self._csvs, self._models = meta, list(csvs), list(models)
+    def __init__(self, meta, history, csvs, models):
+        """meta: id, kind, state, message, configs and the (thinned) history event; history: the full history as
+        JSON text; csvs and models: one per run, as text and .npz bytes."""
+        self.meta = meta
         self.id, self.kind = meta["job_id"], meta["kind"]
         self.state, self.message = meta["state"], meta["message"]
         self.configs = meta["configs"]
-        self._model_cache = {}
+        self._history, self._csvs, self._models = Blob(history), [Blob(c) for c in csvs], [Blob(m) for m in models]
 
     @classmethod
     def from_job(cls, job):
         """Archive an ended Job (its full history, CSVs and models)."""
         meta = {"job_id": job.id, "kind": job.kind, "state": job.state, "message": job.message,
-                "configs": [t.config for t in job.trainers], "history": job.history(),
-                "history_event": job.history_event()}
-        return cls(meta, [job.history_csv(i) for i in range(job.run_count)],
+                "configs": [t.config for t in job.trainers], "history_event": job.history_event()}
+        return cls(meta, json.dumps(job.history(), allow_nan=False), [job.history_csv(i) for i in range(job.run_count)],
                    [job.model_npz(i) for i in range(job.run_count)])
 
     # --- the same reading API as Job ------------------------------------------------------------
@@ -72,13 +100,13 @@ class JobArchive:
         return True
 
     def history(self):
-        return self.meta["history"]
+        return json.loads(self._history.read())
 
     def history_csv(self, run=0):
-        return self._csvs[run]
+        return self._csvs[run].text()
 
     def model_npz(self, run=0):
-        return self._models[run]
+        return self._models[run].read()
 
     def predict(self, x, run=0):
         return outputs(self._model(run), self.configs[run], x)
@@ -87,23 +115,31 @@ class JobArchive:
         return self.predict(digit_inputs(pixels, self.configs[run]), run)[0]
 
     def _model(self, run):
-        if run not in self._model_cache:
+        key = (self.id, run)
+        with _models_lock:
+            model = _models.pop(key, None)
+        if model is None:
             config = self.configs[run]
             task = TASK_CLASSES[config["task"]]
             model = build_model(config, task.in_shape, task.out_features, np.random.default_rng(0))
-            with np.load(io.BytesIO(self._models[run])) as state:
+            with np.load(io.BytesIO(self.model_npz(run))) as state:
                 model.load_state_dict(state)
-            self._model_cache = {run: model.eval()}  # keep one: predictions come from one run at a time
-        return self._model_cache[run]
+            model.eval()
+        with _models_lock:
+            _models[key] = model
+            while len(_models) > MODEL_CACHE:
+                _models.popitem(last=False)
+        return model
 
     # --- bytes ------------------------------------------------------------------------------------
     def to_bytes(self):
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
             z.writestr("meta.json", json.dumps(self.meta, allow_nan=False))
+            z.writestr("history.json", self._history.read())
             for i, (csv_text, npz) in enumerate(zip(self._csvs, self._models)):
-                z.writestr(f"run{i}.csv", csv_text)
-                z.writestr(f"run{i}.npz", npz)
+                z.writestr(f"run{i}.csv", csv_text.read())
+                z.writestr(f"run{i}.npz", npz.read())
         return buf.getvalue()
 
     @classmethod
@@ -111,5 +147,5 @@ class JobArchive:
         with zipfile.ZipFile(io.BytesIO(blob)) as z:
             meta = json.loads(z.read("meta.json"))
             n = len(meta["configs"])
-            return cls(meta, [z.read(f"run{i}.csv").decode() for i in range(n)],
+            return cls(meta, z.read("history.json"), [z.read(f"run{i}.csv") for i in range(n)],
                        [z.read(f"run{i}.npz") for i in range(n)])
