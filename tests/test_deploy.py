@@ -148,3 +148,104 @@ def test_dev_server_with_worker_processes_leaves_nothing_behind_on_sigterm(live_
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+# --- Engine.IO requests that used to hang a thread for good ----------------------------------------------
+def raw_http(url, request, timeout=10.0):
+    """Send raw bytes to the server; a connected socket (the answer is read later with read_answer)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=timeout)
+    sock.sendall(request)
+    return sock
+
+
+def read_answer(sock):
+    """The status line of the server's answer ('' if the connection closed without one)."""
+    data = b""
+    try:
+        while b"\r\n" not in data:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        sock.close()
+    return data.split(b"\r\n", 1)[0].decode()
+
+
+def polling_session(url):
+    """A fresh Engine.IO long-polling session id (the handshake GET)."""
+    import urllib.request
+
+    with urllib.request.urlopen(url + "/socket.io/?EIO=4&transport=polling", timeout=10) as resp:
+        return json.loads(resp.read().decode()[1:])["sid"]
+
+
+def polling_post(sid, body=b"", length=None):
+    return (f"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: bpnet\r\n"
+            f"Content-Type: text/plain;charset=UTF-8\r\nContent-Length: {len(body) if length is None else length}"
+            "\r\n\r\n").encode() + body
+
+
+def test_oversized_or_malformed_polling_posts_are_answered_at_once_and_never_exhaust_the_threads(production):
+    """More such requests than the server has threads (gunicorn --threads 100), all at once: each is answered
+    (413 for a Content-Length over the 200 KB limit, headers alone; 400 for an unknown packet type), and the
+    server answers /healthz and pages afterwards. Before, each one held its thread for good."""
+    url = production[0]
+    sids = [polling_session(url) for _ in range(130)]
+    requests = [polling_post(sid, length=300_000) for sid in sids[:110]]  # headers only: no body follows
+    requests += [polling_post(sid, b"9") for sid in sids[110:120]]  # Engine.IO has no packet type 9
+    requests += [polling_post(sid, b"4" + b"x" * 250_000) for sid in sids[120:]]  # a body over the limit
+    sockets = [raw_http(url, r) for r in requests]
+    answers = [read_answer(s) for s in sockets]
+    assert answers[:110] == ["HTTP/1.1 413 Content Too Large"] * 110, set(answers[:110])
+    assert answers[110:120] == ["HTTP/1.1 400 Bad Request"] * 10, set(answers[110:120])
+    assert set(answers[120:]) == {"HTTP/1.1 413 Content Too Large"}, set(answers[120:])
+    import urllib.request
+
+    for path in ("/healthz", "/", "/mnist"):
+        with urllib.request.urlopen(url + path, timeout=10) as resp:
+            assert resp.status == 200
+
+
+def test_a_websocket_message_over_the_limit_is_refused_with_its_reason_before_the_close(production):
+    """Close code 1009 (message too big) comes back, so the page can say why (static/js/transport_errors.js);
+    a message under the limit on another connection is answered as usual."""
+    import websocket
+
+    ws_url = production[0].replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+
+    def until(ws, prefix):
+        while not (message := ws.recv()).startswith(prefix):
+            pass
+        return message
+
+    def connected():
+        ws = websocket.create_connection(ws_url, timeout=10, skip_utf8_validation=True)
+        until(ws, "0{")  # Engine.IO open
+        ws.send("40")  # Socket.IO connect
+        until(ws, "40{")
+        return ws
+
+    ok = connected()
+    ok.send('421["ping",{}]')
+    assert '"ok":true' in until(ok, "431")
+    big = connected()
+    big.send('42["ping",{"x":"' + "x" * 250_000 + '"}]')
+    opcode, data = big.recv_data(control_frame=True)
+    while opcode != websocket.ABNF.OPCODE_CLOSE:
+        opcode, data = big.recv_data(control_frame=True)
+    assert int.from_bytes(data[:2], "big") == 1009 and b"message too large" in data, data
+    ok.close()
+
+
+def test_the_nginx_example_refuses_bodies_before_the_server_would():
+    from web.transport import MAX_MESSAGE_BYTES
+
+    size = re.search(r"^\s*client_max_body_size\s+(\d+)([kKmM]?);", (ROOT / "deploy" / "nginx.conf").read_text(), re.M)
+    assert size, "deploy/nginx.conf sets no client_max_body_size"
+    limit = int(size.group(1)) * {"": 1, "k": 1024, "m": 1024 ** 2}[size.group(2).lower()]
+    assert limit < MAX_MESSAGE_BYTES

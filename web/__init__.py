@@ -16,6 +16,7 @@ from .process_backend import ProcessBackend
 from .jobs import JobManager
 from .routes import PAGES, pages
 from .sockets import register
+from .transport import MAX_MESSAGE_BYTES, guard
 
 __all__ = ["create_app", "settings_from_env"]
 
@@ -69,7 +70,8 @@ def create_app(config=None):
     app.config.update(config or {})
     logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     socketio = SocketIO(app, async_mode="threading", logger=False, engineio_logger=False,
-                        max_http_buffer_size=200_000, message_queue=app.config["REDIS_URL"] or None)
+                        max_http_buffer_size=MAX_MESSAGE_BYTES, message_queue=app.config["REDIS_URL"] or None)
+    guard(app, socketio)
     manager = JobManager(_backend(app, socketio), max_running=app.config["MAX_RUNNING_JOBS"],
                          grace_seconds=app.config["GRACE_SECONDS"], keep_finished=app.config["KEEP_FINISHED_JOBS"])
     app.extensions["bpnet_jobs"] = manager

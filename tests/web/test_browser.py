@@ -436,3 +436,14 @@ def test_refusals_show_in_the_message_area(browser, live_server):
         browser.switch_to.window(owner)
     browser.find_element(By.ID, "btn-stop").click()
     wait_state(browser, "stopped")
+
+
+def test_a_message_over_the_size_limit_is_explained_and_the_page_reconnects(browser, live_server):
+    """The server closes the websocket with code 1009 and the reason; the page says so, then reconnects."""
+    open_page(browser, live_server, "/function")
+    js(browser, "BP.job.socket.emit('ping', {x: 'x'.repeat(250000)})")
+    text = until(browser, lambda d: js(d, "var m = document.getElementById('message');"
+                                          " return m.dataset.kind === 'error' && m.textContent"), message="the reason")
+    assert "message too large" in text and "250" in text, text
+    until(browser, lambda d: js(d, "return BP.job.connected"), message="the page to reconnect")
+    screenshot(browser, "message-too-large")
