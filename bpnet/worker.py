@@ -55,7 +55,9 @@ class _Link:
         from .engine.relay import Relay
         self.redis = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
         self.job_id, self.meta = job_id, meta
-        manager = socketio.RedisManager(redis_url, channel="flask-socketio", write_only=True)  # Flask-SocketIO's channel
+        from .engine.events import JSON
+        manager = socketio.RedisManager(redis_url, channel="flask-socketio", write_only=True,  # Flask-SocketIO's
+                                        json=JSON)  # channel; strict JSON, NaN as null
         self.relay = Relay(job_id, lambda name, data, to: manager.emit(name, data, room=to, namespace="/"))
         self.state, self.message, self.seq = "created", "", 0
         self.last_contact = time.monotonic()

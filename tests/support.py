@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-__all__ = ["TINY", "TINY_MNIST", "TEST_SETTINGS", "TIMEOUT", "fast_config", "long_config", "wait_until",
+__all__ = ["TINY", "TINY_MNIST", "DIVERGING_MNIST", "TEST_SETTINGS", "TIMEOUT", "fast_config", "long_config", "wait_until",
            "SocketClient", "CHROMIUM", "CHROMEDRIVER", "CHROME_FLAGS", "check_continuity", "free_port",
-           "descendants", "alive", "wait_healthy", "Processes", "RedisServer", "REDIS_WEB_ENV", "LiveClient",
-           "serve_dashboard"]
+           "descendants", "alive", "wait_healthy", "strict", "check_predict_refused_after_divergence", "Processes",
+           "RedisServer", "REDIS_WEB_ENV", "LiveClient", "serve_dashboard"]
 
 
 # --- configs --------------------------------------------------------------------------------------
@@ -20,6 +20,8 @@ __all__ = ["TINY", "TINY_MNIST", "TEST_SETTINGS", "TIMEOUT", "fast_config", "lon
 TINY = {"task": "function", "formula": "sin(x)", "n_samples": 40, "hidden": [4], "batch_size": 8, "epochs": 5}
 # the tiny MNIST job of the issue: 1000 images, one epoch of 8 steps, evaluation every 5 steps
 TINY_MNIST = {"task": "mnist", "n_samples": 1000, "hidden": [16], "epochs": 1, "val_subset": 100, "eval_every": 5}
+# diverges at step 7 (leaky ReLU, SGD at lr 10 on raw 0-255 pixels): its weights, and so its outputs, are NaN
+DIVERGING_MNIST = dict(TINY_MNIST, activation="leaky_relu", optimizer="sgd", lr=10, normalize_inputs=False)
 TEST_SETTINGS = {"MAX_RUNNING_JOBS": 2, "GRACE_SECONDS": 0.5, "KEEP_FINISHED_JOBS": 5, "FLUSH_INTERVAL": 0.1,
                  "SECRET_KEY": "bpnet-tests", "TESTING": True}
 TIMEOUT = 20.0  # generous: the suite must not flake on two busy cores; a passing wait returns at once
@@ -204,6 +206,25 @@ def check_resume_and_set_lr(client, job_id, paused, step):
     assert later and all(e["lr"] == pytest.approx(0.003) for e in later)
     bad = client.call("set_lr", {"job_id": job_id, "lr": -1})
     assert bad["ok"] is False and "lr" in bad.get("errors", {}), bad
+
+
+def strict(value):
+    """`value` (as a JSON decoder gave it) with no NaN or infinity: a NaN or Infinity token decodes to one."""
+    import json
+
+    json.dumps(value, allow_nan=False)  # raises ValueError if there is one
+    return value
+
+
+def check_predict_refused_after_divergence(client, start):
+    """An MNIST job that diverges fails; predicting with its model is refused clearly, in strict JSON."""
+    job_id = start(client, DIVERGING_MNIST)
+    failed = client.wait_state(job_id, "failed", "finished", timeout=60)
+    assert failed["state"] == "failed" and "diverged" in failed["message"], failed
+    ack = strict(client.call("predict", {"job_id": job_id, "pixels": [0.5] * 784}))
+    assert ack["ok"] is False and "diverged" in ack["message"], ack
+    for m in client.messages():
+        strict(m["args"])
 
 
 def free_port():

@@ -14,6 +14,7 @@ from bpnet.engine.job import JobError
 from .backends import LocalBackend, ServiceError
 from .process_backend import ProcessBackend
 from .jobs import JobManager
+from .payloads import JSONProvider, Packet
 from .routes import PAGES, pages
 from .sockets import register
 from .transport import MAX_MESSAGE_BYTES, guard
@@ -68,8 +69,9 @@ def create_app(config=None):
     app = Flask(__name__, root_path=ROOT, template_folder="templates", static_folder="static")
     app.config.update(settings_from_env())
     app.config.update(config or {})
+    app.json = JSONProvider(app)  # every JSON body through bpnet.engine.events.clean (NaN as null)
     logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    socketio = SocketIO(app, async_mode="threading", logger=False, engineio_logger=False,
+    socketio = SocketIO(app, async_mode="threading", logger=False, engineio_logger=False, serializer=Packet,
                         max_http_buffer_size=MAX_MESSAGE_BYTES, message_queue=app.config["REDIS_URL"] or None)
     guard(app, socketio)
     manager = JobManager(_backend(app, socketio), max_running=app.config["MAX_RUNNING_JOBS"],

@@ -11,10 +11,13 @@ carries that job's job_id, page, page_url (its page, with the controls) and watc
                                                     (steps/s, 0: none; limits: the schema's pace field)
   predict  {job_id, pixels: 784 numbers in [0, 1]}  -> {probs: [10 floats]} (MNIST jobs)
   ping     {}                                       -> {t: server time}
+Any other event name, or a packet that cannot be read (see web/payloads.py), is refused the same way (its
+ack, if it asked for one, says why); such refusals are logged once per client per minute.
 Server -> client: 'hello' {max_running}; 'history' (engine history event); 'events' [engine events];
 'error' {event, message, errors?}. Engine event payloads: bpnet/engine/events.py.
 """
 import logging
+import math
 import secrets
 import time
 
@@ -25,11 +28,13 @@ from bpnet.engine.config import ConfigError
 from bpnet.engine.job import JobError
 
 from .jobs import ServiceError, room_of
+from .payloads import RESERVED, UNREADABLE
 
 __all__ = ["register", "BadRequest"]
 
 log = logging.getLogger("bpnet.web")
 MAX_ID = 64
+LOG_EVERY = 60.0  # seconds between two log lines about one client's unreadable or unknown messages
 
 
 class BadRequest(ValueError):
@@ -65,8 +70,28 @@ def _links(details):
             "page_url": url_for("pages.experiment", task=details["page"], job=job_id)}
 
 
+class _Throttled:
+    """Log a warning about a client at most once per LOG_EVERY seconds (a flood must not fill the log)."""
+
+    def __init__(self):
+        self._last = {}
+
+    def warning(self, client, text):
+        now = time.monotonic()
+        if now - self._last.get(client, -LOG_EVERY) >= LOG_EVERY:
+            if len(self._last) > 10_000:
+                self._last = {c: t for c, t in self._last.items() if now - t < LOG_EVERY}
+            self._last[client] = now
+            log.warning("client %s: %s (more like it within %d s are not logged)", client[:8], text, LOG_EVERY)
+
+
 def register(socketio, manager):
     """Attach the handlers to a Flask-SocketIO server driving `manager`."""
+    throttled = _Throttled()
+
+    def refuse(reply):
+        emit("error", reply)
+        return {"ok": False, **reply}
 
     def handler(name):
         def deco(fn):
@@ -86,8 +111,7 @@ def register(socketio, manager):
                 except Exception:  # an engine bug: log it, tell the user something clear
                     log.exception("error handling socket event %r", name)
                     reply = {"event": name, "message": "internal server error"}
-                emit("error", reply)
-                return {"ok": False, **reply}
+                return refuse(reply)
             socketio.on_event(name, wrapped)
             return wrapped
         return deco
@@ -95,6 +119,19 @@ def register(socketio, manager):
     def attach(entry):
         """Join the job's room and send its history, atomically with respect to the relay."""
         entry.job.attach(lambda: join_room(room_of(entry.job.id)), request.sid)
+
+    @socketio.on("*")
+    def other(event, *args):
+        """An event with no handler, or a packet that could not be read (delivered as UNREADABLE)."""
+        info = args[0] if event == UNREADABLE and args and isinstance(args[0], dict) else {"unknown": True}
+        name = info.get("event", event)
+        if info.get("unknown"):
+            events = sorted(n for n in socketio.server.handlers.get("/", {}) if n not in RESERVED)
+            message = f"unknown event {str(name)[:40]!r}: the events are {', '.join(events)}"
+        else:
+            message = f"could not read the message: {info.get('problem', 'unreadable')}"
+        throttled.warning(_client(), message)
+        return refuse({"event": name[:40] if isinstance(name, str) else None, "message": message})
 
     @socketio.on("connect")
     def on_connect(auth=None):
@@ -154,7 +191,10 @@ def register(socketio, manager):
         run = _obj(data).get("run", 0)
         if isinstance(run, bool) or not isinstance(run, int) or not 0 <= run < entry.job.run_count:
             raise BadRequest("run must be the index of one of the job's runs")
-        return {"probs": entry.job.predict_digit(pixels, run).tolist()}
+        probs = entry.job.predict_digit(pixels, run)
+        if not all(isinstance(p, float) and math.isfinite(p) for p in probs.tolist()):
+            raise BadRequest("this model's outputs are not numbers (its training diverged): nothing to predict")
+        return {"probs": probs.tolist()}
 
     @handler("ping")
     def ping(data):

@@ -38,11 +38,13 @@ job) and ``time`` (when the engine made it, Unix seconds: latency can be measure
               steps up to the last 'steps' event, so the next events continue it exactly; ``pace`` now; per run
               its ``final`` metrics, ``failure`` and ``verdict`` once it has ended
 """
+import json
 import math
+import types
 
 import numpy as np
 
-__all__ = ["EVENT_TYPES", "Series", "clean", "decimate"]
+__all__ = ["EVENT_TYPES", "JSON", "Series", "clean", "decimate", "dumps"]
 
 EVENT_TYPES = ("state", "dataset", "steps", "eval", "snapshot", "norms", "lr", "pace", "done", "history")
 
@@ -66,6 +68,16 @@ def clean(value):
     if isinstance(value, np.bool_):
         return bool(value)
     return value
+
+
+def dumps(value, **kwargs):
+    """Strict JSON text of clean(value): how every payload leaving the server is encoded (socket packets, HTTP
+    JSON, worker replies and events), so no NaN or Infinity token ever reaches a client (a browser's JSON.parse
+    refuses them, and the Socket.IO client then drops the connection)."""
+    return json.dumps(clean(value), allow_nan=False, **kwargs)
+
+
+JSON = types.SimpleNamespace(dumps=dumps, loads=json.loads)  # a json module for Socket.IO's json= options
 
 
 def decimate(n, limit):

@@ -15,6 +15,7 @@ import socket
 
 from .archive import JobArchive
 from .config import ConfigError
+from .events import clean
 from .experiments import compare_job
 from .job import Job, JobError
 
@@ -43,9 +44,7 @@ def answer(job, request, send):
             result = None
         else:
             result = getattr(job, op)(*request.get("args", ()))
-            if hasattr(result, "tolist"):
-                result = result.tolist()
-        reply["result"] = result
+        reply["result"] = result if isinstance(result, bytes) else clean(result)  # JSON-ready: NaN as None
     except ConfigError as exc:
         reply.update(ok=False, error=str(exc), errors=exc.errors)
     except (JobError, ValueError, IndexError) as exc:

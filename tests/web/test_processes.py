@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from support import (TEST_SETTINGS, TINY_MNIST, check_continuity, check_resume_and_set_lr, fast_config,
-                     long_config, wait_until)
+from support import (TEST_SETTINGS, TINY_MNIST, check_continuity, check_predict_refused_after_divergence,
+                     check_resume_and_set_lr, fast_config, long_config, wait_until)
 from web import create_app
 
 TERMINAL = ("finished", "stopped", "failed")
@@ -118,6 +118,10 @@ def test_mnist_job_predicts_through_the_worker_then_from_its_archive(socket_clie
     ack = a.call("predict", {"job_id": tiny, "pixels": [0.5] * 784})
     assert ack["ok"], ack
     assert len(ack["probs"]) == 10 and sum(ack["probs"]) == pytest.approx(1, abs=1e-4)
+
+
+def test_predict_on_a_diverged_model_is_refused_clearly(socket_client):
+    check_predict_refused_after_divergence(socket_client(), start)
 
 
 def test_pause_resume_set_lr_and_stop_reach_the_worker(socket_client, manager, http):

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from support import (TINY_MNIST, alive, check_continuity, check_resume_and_set_lr, descendants, fast_config,
-                     long_config, wait_until)
+from support import (TINY_MNIST, alive, check_continuity, check_predict_refused_after_divergence,
+                     check_resume_and_set_lr, descendants, fast_config, long_config, wait_until)
 
 TERMINAL = ("finished", "stopped", "failed")
 
@@ -136,6 +136,11 @@ def test_a_second_web_process_watches_and_controls_a_job_started_on_the_first(re
     check_continuity(history, w.events(job_id))
     csv = w.get(f"/jobs/{job_id}/history.csv")
     assert csv.status_code == 200 and csv.text.startswith("step,")
+
+
+def test_predict_on_a_diverged_model_is_refused_clearly(redis_workers, redis_web, live_client):
+    redis_workers(1)
+    check_predict_refused_after_divergence(live_client(redis_web()), start)
 
 
 # --- failures -----------------------------------------------------------------------------------------
