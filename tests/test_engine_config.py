@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from bpnet.engine.config import (FIELDS, MAX_STEPS, TASKS, ConfigError, defaults, field_spec, schema,
+from bpnet.engine.config import (FIELDS, MAX_STEPS, TASKS, ConfigError, defaults, field_spec, schema, validate_field,
                                  validate_config)
 from bpnet.formula import FormulaError, parse_formula
 
@@ -256,3 +256,26 @@ def test_a_bad_bound_skips_the_formula_check_instead_of_guessing():
 def test_defaults_domain_is_pi_for_functions():
     d = defaults("function")
     assert d["x_min"] == -math.pi and d["x_max"] == math.pi
+
+
+# ----------------------------------------------------------------------------- numbers as a person types them
+@pytest.mark.parametrize("name, text", [("lr", "0_1"), ("lr", "1_000"), ("epochs", "1_0"), ("lr", "٣"),
+                                        ("epochs", "٣"), ("lr", "0x10"), ("lr", "1e"), ("lr", ".")])
+def test_numbers_python_reads_but_a_person_would_not_type_are_refused(name, text):
+    assert "expected a" in validate_field_errors(name, text)
+
+
+@pytest.mark.parametrize("name, text, value", [("lr", "0.1", 0.1), ("lr", ".5", 0.5), ("lr", "1e-3", 0.001),
+                                               ("lr", "+2.", 2.0), ("lr", " 3E0 ", 3.0), ("epochs", "+12", 12)])
+def test_numbers_as_typed_are_read(name, text, value):
+    assert validate_field(name, text) == value
+
+
+def test_a_number_of_thousands_of_digits_is_too_large_not_a_crash():
+    assert "too large" in validate_field_errors("seed", "9" * 5000)
+
+
+def validate_field_errors(name, text):
+    with pytest.raises(ConfigError) as info:
+        validate_field(name, text)
+    return info.value.errors[name]

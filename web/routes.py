@@ -82,7 +82,8 @@ def _entry(job_id):
 
 def _run_index(entry):
     raw = request.args.get("run", "0")
-    if not (raw.isascii() and raw.isdigit()) or int(raw) >= entry.job.run_count:  # "²".isdigit() too
+    # "²".isdigit() too; and int() refuses more than 4300 digits
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or int(raw) >= entry.job.run_count:
         abort(400, description=f"run must be a number from 0 to {entry.job.run_count - 1}")
     return int(raw)
 

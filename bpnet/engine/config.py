@@ -6,6 +6,7 @@ The web form is generated from `schema()`, so a limit is written only here.
 """
 import math
 import numbers
+import re
 
 import numpy as np
 
@@ -164,13 +165,22 @@ def schema():
             for task in TASKS}
 
 
+# numbers as a person types them: Python's own float() and int() also take "1_000", "٣" (Arabic-Indic 3), "nan"
+TYPED = {"float": re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII),
+         "int": re.compile(r"[+-]?\d+", re.ASCII)}
+
+
 def _number(value, kind):
     if isinstance(value, str):
         value = value.strip()
+        if value.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+            raise ValueError("expected a finite number")
+        if not TYPED[kind].fullmatch(value):
+            raise ValueError(f"expected {'a number' if kind == 'float' else 'a whole number'}, got {value[:30]!r}")
         try:
             value = float(value) if kind == "float" else int(value)
-        except ValueError:
-            raise ValueError(f"expected {'a number' if kind == 'float' else 'a whole number'}, got {value[:30]!r}")
+        except ValueError:  # more digits than Python converts (4300)
+            raise ValueError("number too large")
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"expected a number, got {type(value).__name__}")
     try:

@@ -114,7 +114,8 @@ def test_model_npz_download_loads_into_an_engine_model(http, finished_job):
     assert np.allclose(fresh.model(x), finished_job.predict(x), atol=1e-6)
 
 
-@pytest.mark.parametrize("run", ["bad", "1", "-1", "", "0x0", "99999999999999999999", "%00", "%C2%B2", "%D9%A3"])
+@pytest.mark.parametrize("run", ["bad", "1", "-1", "", "0x0", "99999999999999999999", "%00", "%C2%B2", "%D9%A3",
+                                 "9" * 5000])
 @pytest.mark.parametrize("what", ["history.csv", "model.npz"])
 def test_bad_run_index_is_a_json_400(http, finished_job, what, run, caplog):
     resp = http.get(f"/jobs/{finished_job.id}/{what}?run={run}")
