@@ -4,7 +4,16 @@ import os
 import signal
 import sys
 
+from werkzeug.serving import WSGIRequestHandler
+
 from web import create_app
+
+
+class QuietHandler(WSGIRequestHandler):
+    """The development server's request handler, without its Werkzeug and Python versions in every answer."""
+
+    def version_string(self):
+        return "bpnet"
 
 if __name__ != "__mp_main__":  # (with WORKERS=processes, each spawned worker process re-runs this file: no app there)
     app = create_app()
@@ -21,7 +30,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # like Ctrl-C: through the clean-up below
     try:
         socketio.run(app, host=args.host, port=args.port, debug=args.debug, use_reloader=False,
-                     allow_unsafe_werkzeug=True)
+                     allow_unsafe_werkzeug=True, request_handler=QuietHandler)
     except KeyboardInterrupt:
         pass
     finally:  # stop the jobs (they end 'stopped'); end the worker pool and its queue manager with this process

@@ -64,10 +64,17 @@ def _backend(app, socketio):
     return LocalBackend(emit, spawn, flush)
 
 
+# Plotly adds <style> elements and style attributes; the page's data travels as a JSON <script> (not run)
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+       "connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'self'; form-action 'self'; "
+       "frame-ancestors 'none'")
+
+
 def create_app(config=None):
     """A new dashboard app; `config` overrides the environment's settings (tests use this)."""
     app = Flask(__name__, root_path=ROOT, template_folder="templates", static_folder="static")
     app.config.update(settings_from_env())
+    app.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
     app.config.update(config or {})
     app.json = JSONProvider(app)  # every JSON body through bpnet.engine.events.clean (NaN as null)
     logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -86,6 +93,15 @@ def create_app(config=None):
         # every reconnection is the same client (Socket.IO handlers can read the session but not set cookies)
         if "client_id" not in session:
             session["client_id"] = secrets.token_urlsafe(16)
+
+    @app.after_request
+    def security_headers(resp):
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if resp.mimetype == "text/html":  # pages: only this origin's scripts; never inside another site's frame
+            resp.headers.setdefault("Content-Security-Policy", CSP)
+            resp.headers.setdefault("X-Frame-Options", "DENY")
+            resp.headers.setdefault("Referrer-Policy", "same-origin")
+        return resp
 
     @app.errorhandler(HTTPException)
     def http_error(exc):

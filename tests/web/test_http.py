@@ -152,3 +152,32 @@ def test_vendored_javascript_is_served(http, name):
         assert resp.cache_control.max_age == 86400
     finally:
         resp.close()
+
+
+# --- headers --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("path", PAGES + ["/watch/no-such-job"])
+def test_pages_allow_only_their_own_scripts_and_no_framing(http, path):
+    resp = http.get(path)
+    csp = dict(part.strip().split(" ", 1) for part in resp.headers["Content-Security-Policy"].split(";"))
+    assert csp["script-src"] == "'self'" and csp["frame-ancestors"] == "'none'" and csp["object-src"] == "'none'"
+    assert resp.headers["X-Frame-Options"] == "DENY" and resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/api/schema", "/static/js/common.js", "/jobs/nope/history.json"])
+def test_every_answer_forbids_content_sniffing(http, path):
+    resp = http.get(path)
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    resp.close()
+
+
+def test_the_session_cookie_is_same_site(http):
+    http.get("/")
+    assert http.get_cookie("session").same_site == "Lax"
+
+
+def test_the_development_server_does_not_announce_its_versions(live_server):
+    import urllib.request
+
+    with urllib.request.urlopen(live_server + "/healthz", timeout=10) as resp:
+        server = resp.headers.get("Server", "")
+    assert not any(c.isdigit() for c in server) and "Python" not in server, server
