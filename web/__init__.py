@@ -85,7 +85,7 @@ def create_app(config=None):
                          grace_seconds=app.config["GRACE_SECONDS"], keep_finished=app.config["KEEP_FINISHED_JOBS"])
     app.extensions["bpnet_jobs"] = manager
     app.register_blueprint(pages)
-    register(socketio, manager)
+    app.extensions["bpnet_predict_limit"] = register(socketio, manager)
 
     @app.before_request
     def session_id():

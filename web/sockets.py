@@ -9,7 +9,8 @@ carries that job's job_id, page, page_url (its page, with the controls) and watc
   set_lr   {job_id, lr}                             owner only  -> {lr}; then an 'lr' event
   set_pace {job_id, pace}                           owner only  -> {pace}; then a 'pace' event: the speed limit
                                                     (steps/s, 0: none; limits: the schema's pace field)
-  predict  {job_id, pixels: 784 numbers in [0, 1]}  -> {probs: [10 floats]} (MNIST jobs)
+  predict  {job_id, pixels: 784 numbers in [0, 1]}  -> {probs: [10 floats]} (MNIST jobs; PREDICT_RATE a second
+                                                       per connection, owner or watcher)
   ping     {}                                       -> {t: server time}
 Any other event name, or a packet that cannot be read (see web/payloads.py), is refused the same way (its
 ack, if it asked for one, says why); such refusals are logged once per client per minute.
@@ -30,11 +31,12 @@ from bpnet.engine.job import JobError
 from .jobs import ServiceError, room_of
 from .payloads import RESERVED, UNREADABLE
 
-__all__ = ["register", "BadRequest"]
+__all__ = ["register", "BadRequest", "RateLimit"]
 
 log = logging.getLogger("bpnet.web")
 MAX_ID = 64
 LOG_EVERY = 60.0  # seconds between two log lines about one client's unreadable or unknown messages
+PREDICT_RATE = 8  # predictions a second per connection (a page drawing a digit asks about 7)
 
 
 class BadRequest(ValueError):
@@ -85,9 +87,31 @@ class _Throttled:
             log.warning("client %s: %s (more like it within %d s are not logged)", client[:8], text, LOG_EVERY)
 
 
+class RateLimit:
+    """A token bucket per key: `rate` calls a second on average, `burst` at once; `clock` is replaceable."""
+
+    def __init__(self, rate, burst, clock=time.monotonic):
+        self.rate, self.burst, self.clock = rate, burst, clock
+        self._buckets = {}  # key -> (tokens, when)
+
+    def allow(self, key):
+        now = self.clock()
+        tokens, when = self._buckets.get(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - when) * self.rate)
+        if tokens < 1:
+            self._buckets[key] = (tokens, now)
+            return False
+        self._buckets[key] = (tokens - 1, now)
+        return True
+
+    def forget(self, key):
+        self._buckets.pop(key, None)
+
+
 def register(socketio, manager):
-    """Attach the handlers to a Flask-SocketIO server driving `manager`."""
+    """Attach the handlers to a Flask-SocketIO server driving `manager`; returns the predict rate limit."""
     throttled = _Throttled()
+    predictions = RateLimit(PREDICT_RATE, PREDICT_RATE)  # per connection, owner or watcher
 
     def refuse(reply):
         emit("error", reply)
@@ -140,6 +164,7 @@ def register(socketio, manager):
 
     @socketio.on("disconnect")
     def on_disconnect(reason=None):
+        predictions.forget(request.sid)
         manager.disconnected(_client(), request.sid)
 
     @handler("start")
@@ -191,6 +216,9 @@ def register(socketio, manager):
         run = _obj(data).get("run", 0)
         if isinstance(run, bool) or not isinstance(run, int) or not 0 <= run < entry.job.run_count:
             raise BadRequest("run must be the index of one of the job's runs")
+        if not predictions.allow(request.sid):  # a watcher predicting flat out would slow the owner's training
+            raise BadRequest(f"too many predictions: at most {PREDICT_RATE} a second from one page; "
+                             "try again in a moment")
         probs = entry.job.predict_digit(pixels, run)
         if not all(isinstance(p, float) and math.isfinite(p) for p in probs.tolist()):
             raise BadRequest("this model's outputs are not numbers (its training diverged): nothing to predict")
@@ -201,3 +229,5 @@ def register(socketio, manager):
         if data is not None:
             _obj(data)
         return {"t": time.time()}
+
+    return predictions

@@ -92,3 +92,22 @@ def test_an_ack_id_too_long_is_refused_like_any_unreadable_packet(socket_client,
     ack = raw(a, "2" + "1" * 101 + '["ping",{}]')
     assert ack["ok"] is False and "could not read" in ack["message"] and ack["event"] == "ping", ack
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+# --- rate limits ----------------------------------------------------------------------------------------
+def test_predictions_are_rate_limited_per_connection_for_owners_and_watchers(app, socket_client):
+    from support import TINY_MNIST
+
+    limit = app.extensions["bpnet_predict_limit"]
+    now = [1000.0]
+    limit.clock = lambda: now[0]  # frozen: the bucket refills only when the test moves the clock
+    owner, watcher = socket_client(), socket_client()
+    job_id = start(owner, TINY_MNIST)
+    owner.wait_state(job_id, "finished", timeout=60)
+    ask = {"job_id": job_id, "pixels": [0.5] * 784}
+    for client in (owner, watcher, socket_client(session=watcher)):  # another tab: its own connection
+        acks = [client.call("predict", ask) for _ in range(limit.burst + 3)]
+        assert [a["ok"] for a in acks] == [True] * limit.burst + [False] * 3
+        assert "too many predictions" in acks[-1]["message"] and client.errors()[-1]["event"] == "predict"
+    now[0] += 1.0  # a second later: `rate` more
+    assert [owner.call("predict", ask)["ok"] for _ in range(limit.rate + 1)] == [True] * limit.rate + [False]
