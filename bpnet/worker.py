@@ -187,7 +187,8 @@ def main(argv=None):
             super().handle_warm_shutdown_request()
             current = self.get_current_job_id()
             if current and current.startswith("bpnet-"):
-                request = json.dumps({"op": "stop", "req": "shutdown", "args": []})
+                request = json.dumps({"op": "stop", "req": "shutdown",
+                                      "args": ["stopped: its training worker was shut down"]})
                 self.connection.rpush(key("ctl", current[len("bpnet-"):]), request)
 
     from .optim import warm_up

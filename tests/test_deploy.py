@@ -119,8 +119,10 @@ def test_dockerfile_command_serves_streams_and_shuts_down_within_seconds(product
         time.sleep(0.05)
         stragglers = [pid for pid in server if alive(pid)]
     assert not stragglers, f"processes still alive 10 s after SIGTERM: {stragglers}"
-    # the job was stopped (not cut off): its watcher was told before the server went away
-    assert any(e["state"] == "stopped" for e in b.events(long_job, "state")), b.events(long_job, "state")
+    # the job was stopped (not cut off): its watcher was told why before the server went away
+    states = b.events(long_job, "state")
+    assert any(e["state"] == "stopped" and e["message"] == "stopped: the server was shut down" for e in states), states
+    assert not any("new worker" in e["message"] for e in states), states
 
 
 def test_dev_server_with_worker_processes_leaves_nothing_behind_on_sigterm(live_client):

@@ -15,11 +15,12 @@ def test_a_listener_may_call_predict_on_every_event_while_another_thread_pauses_
     it emitted its state event holding the state lock, the listener's predict() waited for the model lock,
     held by the training step, which waited for the state lock."""
     job = Job(ENDLESS)  # not a fixture that stops it at teardown: a deadlocked job cannot be stopped
-    seen, predictions, errors = [], [], []
+    seen, states, predictions, errors = [], [], [], []
     paused = threading.Event()
 
     def listener(event):
         seen.append(event["seq"])
+        states.append(event.get("state") if event["type"] == "state" else None)
         predictions.append(job.predict(X))
         if event["type"] == "state" and event["state"] == "paused":
             paused.set()
@@ -49,7 +50,8 @@ def test_a_listener_may_call_predict_on_every_event_while_another_thread_pauses_
     assert not errors, errors
     job.stop()
     assert job.wait(20) and job.state == "stopped", "the job did not end: deadlocked"
-    assert seen == list(range(0, len(seen))) and len(seen) > 160  # the history (seq 0), then every event once
+    assert seen == list(range(0, len(seen)))  # the history (seq 0), then every event once, in order
+    assert states.count("paused") == 40 and states.count("running") == 41 and states[-1] == "stopped"
     assert all(p.shape == (5, 1) and np.isfinite(p).all() for p in predictions)
 
 

@@ -12,7 +12,7 @@ import time
 
 from bpnet.engine.archive import JobArchive
 from bpnet.engine.host import build_job
-from bpnet.engine.job import TERMINAL, JobError
+from bpnet.engine.job import STOPPED_BY_USER, TERMINAL, JobError
 from bpnet.engine.relay import Relay
 
 __all__ = ["LocalBackend", "RemoteJob", "RequestOps", "ServiceError", "waiting_history"]
@@ -44,6 +44,11 @@ class LocalJob:
         with self.relay.lock:
             join()
             self._target.send_history(lambda h: self.relay.emit("history", h, sid))
+
+    def end_now(self, message):
+        """End the job at once (see Job.end_now) and send its last events straight away."""
+        self._target.end_now(message)
+        self.relay.flush()
 
     def run_relay(self):
         job = self._target
@@ -91,8 +96,8 @@ class RequestOps:
     def resume(self):
         return self._request("resume")
 
-    def stop(self):
-        return None if self.done else self._request("stop")
+    def stop(self, message=STOPPED_BY_USER):
+        return None if self.done else self._request("stop", message)
 
     def set_lr(self, lr):
         return self._request("set_lr", lr)
@@ -156,18 +161,22 @@ class RemoteJob(RequestOps):
         elif kind == "host":
             self.host = message
 
-    def fail(self, message):
+    def fail(self, message, state="failed"):
         """The host is gone: tell the watchers and end here (the history so far is what they have)."""
         if not self.done:  # else it had ended but died before sending its archive: only stop waiting for it
             self.seq += 1
-            self.state, self.message = "failed", message
-            self.relay.add({"type": "state", "job_id": self.id, "seq": self.seq, "run": 0, "state": "failed",
+            self.state, self.message = state, message
+            self.relay.add({"type": "state", "job_id": self.id, "seq": self.seq, "run": 0, "state": state,
                             "message": message})
             self.relay.flush()
         self._ended.set()
         for slot in list(self._replies.values()):
             slot[1] = {"ok": False, "error": message}
             slot[0].set()
+
+    def end_now(self, message):
+        """End here at once, 'stopped' (a server shutting down: its host is about to be ended too)."""
+        self.fail(message, state="stopped")
 
     # --- requests -----------------------------------------------------------------------------
     def _request(self, op, *args, sid=None):

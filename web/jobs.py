@@ -19,6 +19,7 @@ from .backends import ServiceError
 __all__ = ["JobManager", "ServiceError", "room_of", "prepare", "page_of"]
 
 log = logging.getLogger("bpnet.web")
+SHUTDOWN = "stopped: the server was shut down"
 
 
 def prepare(config, comparison):
@@ -109,18 +110,22 @@ class JobManager:
             del self._jobs[job_id]
             self.backend.forget(job_id)
 
-    def stop_all(self, timeout=10.0):
-        """Stop every job and wait for them (server shutdown)."""
+    def stop_all(self, timeout=10.0, message=SHUTDOWN):
+        """Stop every job and wait for them (server shutdown); a job still in a step after `timeout` is ended at
+        once, so its watchers learn how it ended before the server goes."""
         with self._lock:
             entries = [e for e in self._jobs.values() if not e.job.done]
         for e in entries:
             try:
-                e.job.stop()
+                e.job.stop(message)
             except Exception:  # noqa: BLE001 - a job that cannot be reached must not stop the others
                 log.exception("could not stop job %s", e.job.id)
         deadline = time.monotonic() + timeout
         for e in entries:
             e.job.wait(max(0.0, deadline - time.monotonic()))
+        for e in entries:
+            if not e.job.done:
+                e.job.end_now(message + " in the middle of a training step")
 
     # --- clients ------------------------------------------------------------------------------
     def connected(self, client, sid):
@@ -153,4 +158,4 @@ class JobManager:
             entries = [e for e in self._jobs.values() if e.owner == client and e.job.state not in TERMINAL]
         for e in entries:
             log.info("job %s stopped: its client left %.0f s ago", e.job.id, self.grace_seconds)
-            e.job.stop()
+            e.job.stop(f"stopped: its page was closed and did not come back within {self.grace_seconds:g} s")

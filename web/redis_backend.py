@@ -16,7 +16,7 @@ from rq import Queue
 
 from bpnet.engine.archive import JobArchive
 from bpnet.engine.config import ConfigError
-from bpnet.engine.job import TERMINAL, JobError
+from bpnet.engine.job import STOPPED_BY_USER, TERMINAL, JobError
 from bpnet.engine.relay import room_of
 from bpnet.worker import PREFIX, QUEUE, decode, key, run_job
 
@@ -126,10 +126,13 @@ class RedisJob(RequestOps):
             return
         self._request("send_history", sid=sid)
 
-    def stop(self):
+    def stop(self, message=STOPPED_BY_USER):
         if self.state == "created" and self.backend.cancel(self.id):  # not taken by a worker yet: cancelled
             return None
-        return super().stop()
+        return super().stop(message)
+
+    def end_now(self, message):
+        """Nothing to end here: the job trains on a worker, which ends it when it can."""
 
     def wait(self, timeout=None):
         deadline = None if timeout is None else time.monotonic() + timeout

@@ -87,7 +87,10 @@ class JobArchive:
     def resume(self):
         raise JobError(f"cannot resume a job that is {self.state}")
 
-    def stop(self):
+    def stop(self, message=None, failed=False):
+        """Nothing to do: the job has ended."""
+
+    def end_now(self, message):
         """Nothing to do: the job has ended."""
 
     def set_lr(self, lr):

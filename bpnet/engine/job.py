@@ -26,11 +26,12 @@ from .recorder import Recorder
 from .trainer import Diverged, Trainer
 from .verdict import judge
 
-__all__ = ["Job", "JobError", "STATES", "TERMINAL"]
+__all__ = ["Job", "JobError", "STATES", "TERMINAL", "STOPPED_BY_USER"]
 
 log = logging.getLogger("bpnet.engine")
 STATES = ("created", "running", "paused", "finished", "stopped", "failed")
 TERMINAL = ("finished", "stopped", "failed")
+STOPPED_BY_USER = "stopped by the user"
 
 
 class JobError(ValueError):
@@ -80,7 +81,7 @@ class Job:
         self._resume = threading.Event()
         self._resume.set()
         self._wake = threading.Event()  # set by stop() and set_pace(): ends a pace sleep at once
-        self._stop = False
+        self._stop, self._stop_end = False, None
         self._pace = self.config.get("pace", 0)  # steps (rounds of steps) per second at most; 0: no limit
         self._pending_lr = None
         self._subscribers = {}
@@ -193,17 +194,29 @@ class Job:
             self._set_state("running")
             self._resume.set()
 
-    def stop(self):
-        """Ask the loop to stop after the current step; a no-op on a job that has ended."""
+    def stop(self, message=STOPPED_BY_USER, failed=False):
+        """Ask the loop to stop after the current step; it then ends 'stopped' (or 'failed') with `message`, which
+        says who stopped it (the user, the grace period, a server shutdown...). A no-op on a job that has ended."""
         with self._lock:
             if self.state in TERMINAL:
                 return
             if self.state == "created":
-                self._set_state("stopped", "stopped before it started")
+                self._set_state("failed" if failed else "stopped",
+                                message if message != STOPPED_BY_USER else "stopped before it started")
                 return
-            self._stop = True
+            if not self._stop:
+                self._stop, self._stop_end = True, ("failed" if failed else "stopped", message)
             self._resume.set()
             self._wake.set()
+
+    def end_now(self, message):
+        """End the job at once, in state 'stopped' with `message`, even if its thread is still in a step (a
+        server that shuts down: its watchers learn how the job ended). The thread, asked to stop, ends quietly."""
+        with self._lock:
+            if self.state in TERMINAL:
+                return
+            self.stop(message)
+            self._set_state("stopped", message)
 
     def set_lr(self, lr):
         """Change the learning rate of every run from the next step on (limits from the config schema)."""
@@ -254,13 +267,16 @@ class Job:
         except Exception as exc:  # noqa: BLE001 - an engine bug must end the job, not the thread silently
             log.exception("job %s crashed", self.id)
             with self._lock:
-                self._set_state("failed", f"internal error: {type(exc).__name__}: {exc}")
+                if self.state not in TERMINAL:
+                    self._set_state("failed", f"internal error: {type(exc).__name__}: {exc}")
             self._wait_delivered()
             return
         with self._lock:
             failed = [r for r in self.recorders if r.failure]
-            if self._stop:
-                self._set_state("stopped", "stopped by the user")
+            if self.state in TERMINAL:  # ended by end_now() while this thread was finishing its step
+                pass
+            elif self._stop:
+                self._set_state(*self._stop_end)
             elif failed and len(failed) == len(self.recorders):
                 self._set_state("failed", failed[0].failure)
             else:

@@ -149,7 +149,28 @@ def test_stop_all_stops_and_waits_for_every_job(make_manager):
     jobs[1].pause()
     m.stop_all(timeout=10)
     assert [j.state for j in jobs] == ["stopped", "stopped"] and m.running_count() == 0
+    assert [j.message for j in jobs] == ["stopped: the server was shut down"] * 2  # not "by the user"
     m.stop_all(timeout=1)  # idempotent
+
+
+def test_stop_all_ends_a_job_stuck_in_a_step_and_its_watchers_are_told(make_manager, fake, monkeypatch):
+    """A threads-mode job whose step outlasts the shutdown's patience still reaches a final state on the page."""
+    m = make_manager()
+    job = m.start("a", config=long_config())
+    wait_until(lambda: job.trainers[0].step > 3, message="a few steps")
+    in_step, release = threading.Event(), threading.Event()
+
+    def stuck(self):
+        in_step.set()
+        release.wait(30)
+    monkeypatch.setattr(type(job.trainers[0].optimizer), "step", stuck)
+    assert in_step.wait(10)
+    m.stop_all(timeout=0.3)
+    assert job.state == "stopped" and job.message == "stopped: the server was shut down in the middle of a training step"
+    states = [e for b in fake.batches(room_of(job.id)) for e in b if e["type"] == "state"]
+    assert states[-1]["state"] == "stopped" and "in the middle of a training step" in states[-1]["message"]
+    release.set()  # the step ends: the job stays as it was announced
+    assert job.wait(10) and job.message.endswith("in the middle of a training step")
 
 
 # --- grace period -----------------------------------------------------------------------------------
@@ -161,6 +182,7 @@ def test_orphaned_jobs_stop_after_the_grace_period(make_manager):
     assert job.state == "running"
     wait_until(lambda: job.state == "stopped", message="the orphan to stop")
     assert "a" not in m._orphan_timers
+    assert job.message == "stopped: its page was closed and did not come back within 0.2 s"
 
 
 def test_reconnecting_or_another_tab_keeps_the_job(make_manager):

@@ -113,7 +113,7 @@ def test_stop_ends_the_job_and_frees_the_client(socket_client, manager):
     a.wait_steps(job_id, 3)
     assert a.call("stop", {"job_id": job_id})["ok"] is True
     state = a.wait_state(job_id, *TERMINAL)
-    assert state["state"] == "stopped"
+    assert state["state"] == "stopped" and state["message"] == "stopped by the user"
     job = job_of(manager, job_id)
     assert job.state == "stopped"
     wait_until(lambda: max(a.steps(job_id)) == job.history()["runs"][0]["step"], message="the last steps")
