@@ -48,13 +48,15 @@ def settings_from_env():
     }
 
 
-def _backend(app, socketio):
+def _backend(app, socketio, queue):
     """The configured place where jobs train: threads here, worker processes, or Redis-queued workers."""
     emit = lambda event, data, to: socketio.emit(event, data, to=to)  # noqa: E731
     spawn, flush, mode = socketio.start_background_task, app.config["FLUSH_INTERVAL"], app.config["WORKERS"]
     if app.config["REDIS_URL"]:
         from .redis_backend import RedisBackend
-        return RedisBackend(app.config["REDIS_URL"], emit, spawn, flush)
+        backend = RedisBackend(app.config["REDIS_URL"], emit, spawn, flush)
+        queue.on_events = backend.log_events
+        return backend
     if mode == "processes":
         return ProcessBackend(emit, spawn, app.config["MAX_RUNNING_JOBS"], flush)
     if mode != "threads":
@@ -78,10 +80,14 @@ def create_app(config=None):
     app.config.update(config or {})
     app.json = JSONProvider(app)  # every JSON body through bpnet.engine.events.clean (NaN as null)
     logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    queue = None
+    if app.config["REDIS_URL"]:  # events from the workers, and between web processes, through Redis
+        from .redis_queue import WebRedisManager
+        queue = WebRedisManager(app.config["REDIS_URL"])
     socketio = SocketIO(app, async_mode="threading", logger=False, engineio_logger=False, serializer=Packet,
-                        max_http_buffer_size=MAX_MESSAGE_BYTES, message_queue=app.config["REDIS_URL"] or None)
+                        max_http_buffer_size=MAX_MESSAGE_BYTES, client_manager=queue)
     guard(app, socketio)
-    manager = JobManager(_backend(app, socketio), max_running=app.config["MAX_RUNNING_JOBS"],
+    manager = JobManager(_backend(app, socketio, queue), max_running=app.config["MAX_RUNNING_JOBS"],
                          grace_seconds=app.config["GRACE_SECONDS"], keep_finished=app.config["KEEP_FINISHED_JOBS"])
     app.extensions["bpnet_jobs"] = manager
     app.register_blueprint(pages)

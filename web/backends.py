@@ -14,8 +14,9 @@ from bpnet.engine.archive import JobArchive
 from bpnet.engine.host import build_job
 from bpnet.engine.job import STOPPED_BY_USER, TERMINAL, JobError
 from bpnet.engine.relay import Relay
+from bpnet.engine.replay import EventLog
 
-__all__ = ["LocalBackend", "RemoteJob", "RequestOps", "ServiceError", "waiting_history"]
+__all__ = ["LocalBackend", "RemoteJob", "RequestOps", "ServiceError", "waiting_history", "lost_job_answer"]
 
 log = logging.getLogger("bpnet.web")
 
@@ -87,6 +88,19 @@ def waiting_history(job_id, kind, message="starting"):
             "message": message, "runs": []}
 
 
+def lost_job_answer(job, op, args, send_history):
+    """What a job whose host is gone can still answer, from the events relayed (job.log): its history."""
+    if job.log is None or op not in ("history", "history_csv", "send_history"):
+        raise ServiceError(f"this job {job.state}: {job.message}" + (
+            "; its model was lost with it" if op in ("model_npz", "predict_digit") else ""))
+    if op == "send_history":
+        return send_history(job.log.history_event())
+    try:
+        return getattr(job.log, op)(*args)
+    except IndexError as exc:
+        raise JobError(str(exc))
+
+
 class RequestOps:
     """A job's controls and downloads as requests to wherever it is hosted: the class defines _request(op, *args)."""
 
@@ -126,6 +140,7 @@ class RemoteJob(RequestOps):
         self.id, self.kind, self.configs = job_id, kind, configs
         self.state, self.message, self.seq = "created", "", 0
         self.archive, self.host = None, None
+        self.log = EventLog(job_id, kind)  # its history from its events, should the host be lost (None once archived)
         self.relay = Relay(job_id, emit, flush_interval)
         self._send_request, self._reply_timeout = send_request, reply_timeout
         self._replies, self._ids = {}, itertools.count(1)
@@ -144,6 +159,8 @@ class RemoteJob(RequestOps):
             self.seq = max(self.seq, event["seq"])
             if event["type"] == "state":
                 self.state, self.message = event["state"], event["message"]
+            if self.log is not None:
+                self.log.add(event)
             self.relay.add(event)
         elif kind == "history":
             self.relay.deliver_history(message["event"], message["sid"])
@@ -154,7 +171,7 @@ class RemoteJob(RequestOps):
                 slot[0].set()
         elif kind == "archive":
             self.archive = JobArchive.from_bytes(message["data"])
-            self.state, self.message = self.archive.state, self.archive.message
+            self.state, self.message, self.log = self.archive.state, self.archive.message, None
             self._ended.set()
             for slot in list(self._replies.values()):  # sent after the host stopped reading: the archive answers
                 slot[0].set()
@@ -166,8 +183,10 @@ class RemoteJob(RequestOps):
         if not self.done:  # else it had ended but died before sending its archive: only stop waiting for it
             self.seq += 1
             self.state, self.message = state, message
-            self.relay.add({"type": "state", "job_id": self.id, "seq": self.seq, "run": 0, "state": state,
-                            "message": message})
+            event = {"type": "state", "job_id": self.id, "seq": self.seq, "run": 0, "state": state, "message": message}
+            if self.log is not None:
+                self.log.add(event)
+            self.relay.add(event)
             self.relay.flush()
         self._ended.set()
         for slot in list(self._replies.values()):
@@ -185,7 +204,7 @@ class RemoteJob(RequestOps):
                 return self.archive.send_history(lambda h: self.relay.deliver_history(h, sid))
             return getattr(self.archive, op)(*args)
         if self._ended.is_set():
-            raise ServiceError(f"this job {self.state}: {self.message}")
+            return lost_job_answer(self, op, args, lambda h: self.relay.deliver_history(h, sid))
         req = next(self._ids)
         slot = self._replies[req] = [threading.Event(), None]
         try:

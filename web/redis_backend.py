@@ -18,9 +18,10 @@ from bpnet.engine.archive import JobArchive
 from bpnet.engine.config import ConfigError
 from bpnet.engine.job import STOPPED_BY_USER, TERMINAL, JobError
 from bpnet.engine.relay import room_of
+from bpnet.engine.replay import EventLog
 from bpnet.worker import PREFIX, QUEUE, decode, key, run_job
 
-from .backends import RequestOps, ServiceError, waiting_history
+from .backends import RequestOps, ServiceError, lost_job_answer, waiting_history
 
 __all__ = ["RedisBackend", "RedisJob"]
 
@@ -45,6 +46,7 @@ class RedisJob(RequestOps):
 
     config = property(lambda self: self.configs[0])
     run_count = property(lambda self: len(self.configs))
+    log = property(lambda self: self.backend.logs.get(self.id))  # its events, if launched by this web process
 
     def _record(self):
         try:
@@ -98,7 +100,7 @@ class RedisJob(RequestOps):
         if answer is not None:
             return answer()
         if self.done:
-            raise ServiceError(f"this job {self.state}: {self.message}")
+            return lost_job_answer(self, op, args, lambda h: self.backend.emit("history", h, sid))
         req = uuid.uuid4().hex
         try:
             self.backend.redis.rpush(key("ctl", self.id), json.dumps({"op": op, "args": list(args), "req": req,
@@ -150,6 +152,7 @@ class RedisBackend:
         self.url, self.emit = url, emit
         self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self.queue = Queue(QUEUE, connection=self.redis)
+        self.logs = {}  # job id -> EventLog, for the jobs launched here until their archive is stored
         self._running = True
         spawn(self._monitor)
 
@@ -164,7 +167,15 @@ class RedisBackend:
                                job_timeout=JOB_TIMEOUT, result_ttl=600, failure_ttl=86400)
         except redis.RedisError as exc:
             raise _unavailable(exc)
+        self.logs[job_id] = EventLog(job_id, kind)
         return RedisJob(self, job_id, meta)
+
+    def log_events(self, job_id, events):
+        """Events of a job seen on the Socket.IO channel (web/redis_queue.py): kept if it was launched here."""
+        log = self.logs.get(job_id)
+        if log is not None:
+            for event in events:
+                log.add(event)
 
     def lookup(self, job_id):
         """(job, owner) for any job recorded in Redis, or None."""
@@ -204,10 +215,14 @@ class RedisBackend:
                               "message": message}], room_of(job_id))
 
     def _monitor(self):
-        """Every second: fail unfinished jobs whose worker's heartbeat has stopped."""
+        """Every second: fail unfinished jobs whose worker's heartbeat has stopped; drop the event logs of ended
+        jobs whose archive is stored."""
         while self._running:
             time.sleep(1.0)
             try:
+                for job_id, events in list(self.logs.items()):
+                    if events.state in TERMINAL and self.redis.exists(key("archive", job_id)):
+                        self.logs.pop(job_id, None)
                 for raw in self.redis.smembers(PREFIX + "active"):
                     job_id = raw.decode()
                     record = self.redis.hgetall(key("job", job_id))
@@ -229,9 +244,11 @@ class RedisBackend:
                     self.end(job_id, "failed", reason)
             except redis.RedisError as exc:
                 log.warning("Redis unreachable while checking workers: %s", exc)
+            except Exception:  # noqa: BLE001 - this thread fails lost jobs: it must go on
+                log.exception("checking the workers failed")
 
     def forget(self, job_id):
-        pass
+        self.logs.pop(job_id, None)
 
     def shutdown(self):
         self._running = False

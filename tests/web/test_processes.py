@@ -168,6 +168,19 @@ def test_killed_worker_fails_its_job_and_the_pool_and_server_carry_on(socket_cli
     assert manager.get(victim).job.state == "failed"
     assert a.call("pause", {"job_id": victim})["ok"] is False  # a lost job refuses controls, at once
 
+    # what its watchers saw stays downloadable: its history to the last step relayed (its model is lost)
+    hist = http.get(f"/jobs/{victim}/history.json")
+    assert hist.status_code == 200 and hist.json["state"] == "failed", hist.json
+    assert hist.json["runs"][0]["steps"]["step"] == a.steps(victim)
+    csv = http.get(f"/jobs/{victim}/history.csv")
+    assert csv.status_code == 200 and len(csv.get_data(as_text=True).splitlines()) == len(a.steps(victim)) + 1
+    lost = http.get(f"/jobs/{victim}/model.npz")
+    assert lost.status_code == 409 and "model was lost" in lost.json["message"]
+    w = socket_client()
+    assert w.call("watch", {"job_id": victim})["ok"]
+    late = w.wait_for(lambda c: c.histories(victim), message="the history")[0]
+    assert late["state"] == "failed" and late["runs"][0]["steps"]["step"] == a.steps(victim)
+
     # the server keeps serving and the other client's job is unaffected
     assert http.get("/healthz").status_code == 200
     seen = max(b.steps(other))

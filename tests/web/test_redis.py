@@ -165,6 +165,12 @@ def test_worker_killed_mid_run_fails_the_job_within_seconds(redis_server, redis_
     assert a.get("/healthz").status_code == 200
     refused = a.call("pause", {"job_id": job_id})
     assert refused["ok"] is False and "failed" in refused["message"]
+    # what its watchers saw stays downloadable from the web process that launched it (its model is lost)
+    hist = a.get(f"/jobs/{job_id}/history.json")
+    assert hist.status_code == 200 and hist.json()["state"] == "failed", hist.text[:300]
+    assert hist.json()["runs"][0]["steps"]["step"] == a.steps(job_id)
+    assert a.get(f"/jobs/{job_id}/history.csv").text.count("\n") == len(a.steps(job_id)) + 1
+    assert a.get(f"/jobs/{job_id}/model.npz").status_code == 409
 
     again = start(a, fast_config())  # the other worker takes the next job
     finished_end_to_end(a, again, 20)

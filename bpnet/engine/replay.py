@@ -1,0 +1,118 @@
+"""A job's history rebuilt from its events, where the job itself is out of reach.
+
+The web process relays every event of a job that trains elsewhere (a worker process, a Redis worker); an
+EventLog keeps them as the job's Recorders keep their records, so when the job is lost (its worker killed, by
+the OOM killer or an operator) its history, CSV and history event stay available: what its watchers saw, to
+the last event relayed. Its views are the Recorder's own (summary, csv), so they read exactly like a Job's. The
+one approximation: a 'steps' event carries the learning rate of its last step, so under a cosine schedule the
+CSV gives every step of a report (50 ms of steps) that rate; changes made with set_lr are placed exactly.
+"""
+import types
+
+from .events import Series, clean
+from .recorder import STEP_COLUMNS, Recorder
+
+__all__ = ["EventLog"]
+
+META = ("type", "job_id", "seq", "run", "time")
+
+
+def _payload(event):
+    return {k: v for k, v in event.items() if k not in META}
+
+
+class _Run:
+    """One run's history as a Recorder holds it (borrowing the Recorder's summary and CSV)."""
+
+    summary = Recorder.summary
+    csv = Recorder.csv
+
+    def __init__(self):
+        self.label, self._dataset = "", {}
+        self.steps = Series(STEP_COLUMNS)
+        self.evals, self.norm_history, self.lr_changes = [], [], []
+        self.snapshot_payload = self.final = None
+        self.failure = ""
+        self.trainer = types.SimpleNamespace(step=0, total_steps=0)
+        self._lr, self._pending = None, []  # the rate of the last step reported; changes since
+
+    @property
+    def _reported(self):
+        return len(self.steps)
+
+    def dataset_event(self):
+        return self._dataset
+
+    def add(self, event):
+        kind = event["type"]
+        if kind == "dataset":
+            self._dataset = _payload(event)
+            self.label, self.trainer.total_steps = self._dataset.get("label", ""), self._dataset.get("total_steps", 0)
+        elif kind == "steps":
+            self._add_steps(event)
+        elif kind == "eval":
+            self.evals.append(_payload(event))
+        elif kind == "norms":
+            self.norm_history.append(_payload(event))
+        elif kind == "snapshot":
+            self.snapshot_payload = _payload(event)
+        elif kind == "lr":
+            self.lr_changes.append((event["step"], event["lr"]))
+            self._pending.append((event["step"], event["lr"]))
+        elif kind == "done":
+            if event.get("failed"):
+                self.failure = event["failed"]
+            elif not event.get("stopped"):
+                self.final = _payload(event)
+
+    def _add_steps(self, event):
+        pending, self._pending = self._pending, []  # set_lr changes since the last report: (after step, rate)
+        last = event.get("lr")
+        for i, step in enumerate(event["step"]):
+            if pending and step <= pending[-1][0]:  # before this report's last change: the rate then in force
+                lr = next((rate for s, rate in reversed(pending) if s < step), self._lr)
+            else:
+                lr = last
+            row = {c: event[c][i] for c in ("step", "epoch", "loss", "val_loss", "val_acc") if c in event}
+            self.steps.append(lr=lr, **row)
+        self._lr = last
+        if event["step"]:
+            self.trainer.step = event["step"][-1]
+
+
+class EventLog:
+    """Every event of one job (add them in seq order); reads like the Job: history(), history_csv(), history_event()."""
+
+    def __init__(self, job_id, kind="train"):
+        self.job_id, self.kind = job_id, kind
+        self.state, self.message, self.seq = "created", "", 0
+        self._runs = {}
+
+    def add(self, event):
+        if event["seq"] <= self.seq:  # already logged (a batch may be relayed twice)
+            return
+        self.seq = event["seq"]
+        if event["type"] == "state":
+            self.state, self.message = event["state"], event["message"]
+        elif event["type"] != "history":
+            self._runs.setdefault(event["run"], _Run()).add(event)
+
+    @property
+    def run_count(self):
+        return max(self._runs, default=-1) + 1
+
+    def _summaries(self, limit=None):
+        return [self._runs[i].summary(limit=limit) if i in self._runs else None for i in range(self.run_count)]
+
+    def history(self):
+        return clean({"job_id": self.job_id, "state": self.state, "message": self.message,
+                      "runs": self._summaries()})
+
+    def history_event(self):
+        return clean({"type": "history", "job_id": self.job_id, "seq": self.seq, "run": 0, "kind": self.kind,
+                      "state": self.state, "message": self.message, "runs": self._summaries(limit=5000)})
+
+    def history_csv(self, run=0):
+        if run not in self._runs:
+            raise IndexError(f"run must be from 0 to {self.run_count - 1}")
+        return self._runs[run].csv()
