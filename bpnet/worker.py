@@ -25,7 +25,21 @@ QUEUE = "bpnet"
 PREFIX = "bpnet:"
 HEARTBEAT_TTL = 5
 ARCHIVE_TTL = 86400
-REDIS_PATIENCE = 20  # seconds without Redis before a worker gives its job up
+
+
+def _patience():
+    raw = os.environ.get("BPNET_REDIS_PATIENCE", "20")
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1e6:
+        raise SystemExit(f"BPNET_REDIS_PATIENCE must be a positive number of seconds, got {raw!r}")
+    return value
+
+
+REDIS_PATIENCE = _patience()  # seconds without Redis (or with events undelivered) before a job is failed
+LINGER_FACTOR = 10  # after the job, its last events and archive wait this many patiences for Redis to return
 
 __all__ = ["QUEUE", "PREFIX", "run_job", "encode", "decode", "main"]
 
@@ -45,34 +59,92 @@ def decode(text):
     return json.loads(text, object_hook=lambda d: base64.b64decode(d["__bytes__"]) if "__bytes__" in d else d)
 
 
+class Undelivered(Exception):
+    """Events published while no web process listens on the Socket.IO channel: nobody received them."""
+
+
+def _publisher(redis_url, seq_key):
+    """python-socketio's write-only Redis emitter, made to say whether an emit reached a web process (the
+    library logs a failed publish and drops it): emit() raises if Redis is unreachable, and `receivers` is then
+    the number of web processes that got it. The job's record notes the last seq published in the same call."""
+    import redis
+    import socketio
+
+    from .engine.events import JSON
+
+    class Publisher(socketio.RedisManager):
+        receivers = None
+
+        def _publish(self, data):
+            try:
+                if not self.connected:
+                    self._redis_connect()
+                pipe = self.redis.pipeline()
+                pipe.publish(self.channel, self.json.dumps(data))
+                if data.get("event") == "events" and data["data"] and data["data"][0]:
+                    pipe.hset(seq_key, "seq", data["data"][0][-1]["seq"])
+                self.receivers = pipe.execute()[0]
+            except redis.RedisError:
+                self.connected = False
+                raise
+
+    return Publisher(redis_url, channel="flask-socketio", write_only=True, json=JSON,  # Flask-SocketIO's channel
+                     redis_options={"socket_timeout": 5, "socket_connect_timeout": 5})
+
+
 class _Link:
-    """This worker's side of one job: Redis for state, requests and replies; Socket.IO rooms for events."""
+    """This worker's side of one job: Redis for state, requests and replies; Socket.IO rooms for events.
+
+    Contact with Redis is what succeeds against it (a beat, a poll for requests, a publish some web process
+    received); out_of_contact() says for how long there has been none, or events have been waiting undelivered
+    (the relay keeps them, in order, and sends them again at the next flush)."""
 
     def __init__(self, redis_url, job_id, meta):
         import redis
-        import socketio
 
         from .engine.relay import Relay
         self.redis = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
         self.job_id, self.meta = job_id, meta
-        from .engine.events import JSON
-        manager = socketio.RedisManager(redis_url, channel="flask-socketio", write_only=True,  # Flask-SocketIO's
-                                        json=JSON)  # channel; strict JSON, NaN as null
-        self.relay = Relay(job_id, lambda name, data, to: manager.emit(name, data, room=to, namespace="/"))
+        self.publisher = _publisher(redis_url, key("job", job_id))
+        self.relay = Relay(job_id, self._emit)
         self.state, self.message, self.seq = "created", "", 0
-        self.last_contact = time.monotonic()
+        self.last_contact, self.undelivered_since, self.lost = time.monotonic(), None, False
+        self.archive = None  # the ended job's archive until it is stored
         self.ended = threading.Event()
 
     def _safe(self, fn):
-        """Run a Redis call; on a connection error, note it and carry on (the heartbeat decides when to quit)."""
+        """Run a Redis call; if Redis is unreachable, note it and carry on (the heartbeat decides when to quit)."""
         import redis
         try:
             result = fn()
-            self.last_contact = time.monotonic()
-            return result
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            log.warning("job %s: Redis unreachable (%s)", self.job_id, exc)
+        except (redis.RedisError, Undelivered) as exc:
+            if not self.lost:
+                log.warning("job %s: Redis unreachable (%s); carrying on", self.job_id, exc)
+            self.lost = True
             return None
+        self.last_contact = time.monotonic()
+        if self.lost and self.undelivered_since is None:
+            log.info("job %s: Redis reachable again", self.job_id)
+            self.lost = False
+        return result
+
+    def _emit(self, name, data, to):
+        """The relay's emit: raises unless a web process received it (the relay then keeps the events)."""
+        import redis
+        try:
+            self.publisher.emit(name, data, room=to, namespace="/")
+            if not self.publisher.receivers:
+                raise Undelivered("no web process is listening for the job's events")
+        except (redis.RedisError, Undelivered):
+            self.undelivered_since = self.undelivered_since or time.monotonic()
+            raise
+        self.undelivered_since = None
+        self.last_contact = time.monotonic()
+
+    def out_of_contact(self):
+        """Seconds without Redis, or with events waiting undelivered (0 while all is well)."""
+        now = time.monotonic()
+        return max(now - self.last_contact, now - self.undelivered_since if self.undelivered_since else 0.0)
 
     def send(self, message):
         kind = message["kind"]
@@ -82,17 +154,25 @@ class _Link:
             if event["type"] == "state":
                 self.state, self.message = event["state"], event["message"]
                 self._safe(self.beat)
-            self._safe(lambda: self.relay.add(event))
+            self.relay.add(event)
         elif kind == "history":
             self._safe(lambda: self.relay.deliver_history(message["event"], message["sid"]))
         elif kind == "reply":
             reply_key = key("reply", message["req"])
             self._safe(lambda: self.redis.pipeline().rpush(reply_key, encode(message)).expire(reply_key, 60).execute())
         elif kind == "archive":
-            self._safe(lambda: self.redis.set(key("archive", self.job_id), message["data"], ex=ARCHIVE_TTL))
-            self._safe(self.beat)
+            self.archive = message["data"]
+            self.store_archive()
         elif kind == "host":
             self.meta["host"] = f"{message['hostname']}:{message['pid']}"
+
+    def store_archive(self):
+        """Store the ended job's archive (True once it is); the record follows."""
+        if self.archive is not None and self._safe(lambda: self.redis.set(key("archive", self.job_id), self.archive,
+                                                                           ex=ARCHIVE_TTL)):
+            self.archive = None
+            self._safe(self.beat)
+        return self.archive is None
 
     def receive(self, timeout):
         before = self.last_contact
@@ -105,6 +185,20 @@ class _Link:
             return json.loads(item[1])
         except ValueError:
             return None
+
+    def finish(self, patience):
+        """After the job: deliver its last events and store its archive, waiting for Redis (an outage) at most
+        `patience` seconds; then record the end and drop the heartbeat."""
+        deadline = time.monotonic() + patience
+        while True:
+            self._safe(self.relay.flush)
+            if self.store_archive() and not self.relay.pending() or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        if self.archive is not None or self.relay.pending():
+            log.error("job %s: Redis unreachable for %.0f s after the job ended: its last events or archive are "
+                      "lost", self.job_id, patience)
+        self._safe(self.beat)
 
     def beat(self):
         """Refresh the heartbeat and the job's record (restores it if Redis restarted empty). The heartbeat lasts
@@ -134,9 +228,10 @@ def run_job(job_id, spec, redis_url, meta):
     def heartbeat():  # from the start: a worker that dies while loading the data is noticed too
         while not link.ended.wait(1.0):
             link._safe(link.beat)
-            if time.monotonic() - link.last_contact > REDIS_PATIENCE and job is not None and not job.done:
-                log.error("job %s: no Redis for %d s: stopping it", job_id, REDIS_PATIENCE)
-                job.stop()
+            if link.out_of_contact() > REDIS_PATIENCE and job is not None and not job.done:
+                log.error("job %s: its events could not be delivered for %g s: failing it", job_id, REDIS_PATIENCE)
+                job.stop(f"failed: the job queue (Redis) was unreachable for {REDIS_PATIENCE:g} s, so its training "
+                         "worker could not report it to the dashboard and stopped it", failed=True)
 
     job_key = key("job", job_id)
     claim = link._safe(lambda: link.redis.pipeline().set(key("hb", job_id), 1, ex=HEARTBEAT_TTL)
@@ -159,11 +254,11 @@ def run_job(job_id, spec, redis_url, meta):
             return "failed"
         host_job(job, link.send, link.receive, poll=0.1)
         return job.state
-    finally:  # send the last events, then record the end and drop the heartbeat (no beat may follow)
+    finally:  # send the last events and the archive (riding out an outage), then record the end
         link.ended.set()
         beater.join(10)
         flusher.join(5)
-        link._safe(link.beat)
+        link.finish(LINGER_FACTOR * REDIS_PATIENCE)
 
 
 def main(argv=None):
@@ -181,24 +276,62 @@ def main(argv=None):
     from rq import Queue, Worker
 
     class StoppingWorker(Worker):
-        """On SIGTERM, ask the job in hand to stop (it ends 'stopped' within a step) instead of waiting for it."""
+        """On SIGTERM, ask the job in hand to stop (it ends 'stopped' within a step) instead of waiting for it.
+        A Redis outage while a job trains no longer ends the worker: RQ's heartbeats then fail quietly."""
+
+        stopping = False
 
         def handle_warm_shutdown_request(self):
             super().handle_warm_shutdown_request()
+            self.stopping = True
             current = self.get_current_job_id()
             if current and current.startswith("bpnet-"):
                 request = json.dumps({"op": "stop", "req": "shutdown",
                                       "args": ["stopped: its training worker was shut down"]})
-                self.connection.rpush(key("ctl", current[len("bpnet-"):]), request)
+                try:
+                    self.connection.rpush(key("ctl", current[len("bpnet-"):]), request)
+                except redis.RedisError:  # Redis away: the job is stopped with the worker
+                    pass
+
+        def maintain_heartbeats(self, job, execution):
+            try:
+                super().maintain_heartbeats(job, execution)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:  # the job's own link rides it out
+                self.log.warning("Worker %s: Redis unreachable while a job runs (%s); carrying on", self.name, exc)
 
     from .optim import warm_up
     warm_up()  # compiled once here, inherited by the process RQ forks for each job
     connection = redis.Redis.from_url(args.url)
-    worker = StoppingWorker([Queue(QUEUE, connection=connection)], connection=connection, name=args.name)
-    log.info("bpnet worker %s waiting for jobs on %s", worker.name, args.url)
-    worker.work(burst=args.burst, with_scheduler=False)
-    return 0
+    name = args.name
+    while True:  # RQ's loop quits on a Redis error outside its wait for a job: wait for Redis, and go on
+        worker = StoppingWorker([Queue(QUEUE, connection=connection)], connection=connection, name=name)
+        log.info("bpnet worker %s waiting for jobs on %s", worker.name, args.url)
+        try:
+            worker.work(burst=args.burst, with_scheduler=False)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            log.warning("bpnet worker %s: Redis unreachable (%s)", worker.name, exc)
+        if worker.stopping or args.burst:
+            return 0
+        _wait_for(connection, worker)
 
+
+def _wait_for(connection, worker):
+    """Wait until Redis answers again, then clear the worker's old registration (its name is reused)."""
+    import redis
+
+    log.warning("bpnet worker %s: waiting for Redis to come back", worker.name)
+    while True:
+        try:
+            connection.ping()
+            break
+        except redis.RedisError:
+            time.sleep(1.0)
+    try:
+        worker.register_death()
+        connection.delete(worker.key)
+    except redis.RedisError:
+        pass
+    log.info("bpnet worker %s: Redis is back", worker.name)
 
 if __name__ == "__main__":
     sys.exit(main())

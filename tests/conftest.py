@@ -126,17 +126,18 @@ def redis_server(processes):
 
 @pytest.fixture
 def redis_workers(processes, redis_server):
-    """Factory: start(n) starts n `python -m bpnet.worker` processes and waits until RQ lists them."""
+    """Factory: start(n, **env) starts n `python -m bpnet.worker` processes (extra environment variables in env)
+    and waits until RQ lists them."""
     import sys
 
     from rq import Worker
 
     started = []
 
-    def start(n=1):
+    def start(n=1, **env):
         procs = [processes.start(f"worker-{len(started) + i}", [sys.executable, "-m", "bpnet.worker", "--url",
                                  redis_server.url, "--name", f"w{len(started) + i}-{free_port()}"],
-                                 env=REDIS_WEB_ENV) for i in range(n)]
+                                 env={**REDIS_WEB_ENV, **env}) for i in range(n)]
         started.extend(procs)
         names = set()
 

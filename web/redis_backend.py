@@ -19,7 +19,7 @@ from bpnet.engine.config import ConfigError
 from bpnet.engine.job import STOPPED_BY_USER, TERMINAL, JobError
 from bpnet.engine.relay import room_of
 from bpnet.engine.replay import EventLog
-from bpnet.worker import PREFIX, QUEUE, decode, key, run_job
+from bpnet.worker import HEARTBEAT_TTL, PREFIX, QUEUE, decode, key, run_job
 
 from .backends import RequestOps, ServiceError, lost_job_answer, waiting_history
 
@@ -217,16 +217,20 @@ class RedisBackend:
     def _monitor(self):
         """Every second: fail unfinished jobs whose worker's heartbeat has stopped; drop the event logs of ended
         jobs whose archive is stored."""
+        reachable_since = time.monotonic()  # a heartbeat is only judged once the workers have had time to beat
         while self._running:
             time.sleep(1.0)
             try:
+                self.redis.ping()
+                reachable_since = reachable_since or time.monotonic()
+                settled = time.monotonic() - reachable_since > HEARTBEAT_TTL + 1  # (after an outage)
                 for job_id, events in list(self.logs.items()):
                     if events.state in TERMINAL and self.redis.exists(key("archive", job_id)):
                         self.logs.pop(job_id, None)
                 for raw in self.redis.smembers(PREFIX + "active"):
                     job_id = raw.decode()
                     record = self.redis.hgetall(key("job", job_id))
-                    if not record or self.redis.exists(key("hb", job_id)):
+                    if not record or not settled or self.redis.exists(key("hb", job_id)):
                         continue
                     state = record.get(b"state", b"").decode()
                     if state in TERMINAL:  # it ended, but its worker went before storing the archive
@@ -243,7 +247,9 @@ class RedisBackend:
                     log.warning("job %s failed: %s", job_id, reason)
                     self.end(job_id, "failed", reason)
             except redis.RedisError as exc:
-                log.warning("Redis unreachable while checking workers: %s", exc)
+                if reachable_since:
+                    log.warning("Redis unreachable while checking workers: %s", exc)
+                reachable_since = None
             except Exception:  # noqa: BLE001 - this thread fails lost jobs: it must go on
                 log.exception("checking the workers failed")
 
