@@ -230,8 +230,8 @@ def run_job(job_id, spec, redis_url, meta):
             link._safe(link.beat)
             if link.out_of_contact() > REDIS_PATIENCE and job is not None and not job.done:
                 log.error("job %s: its events could not be delivered for %g s: failing it", job_id, REDIS_PATIENCE)
-                job.stop(f"failed: the job queue (Redis) was unreachable for {REDIS_PATIENCE:g} s, so its training "
-                         "worker could not report it to the dashboard and stopped it", failed=True)
+                job.stop(f"the job queue (Redis) was unreachable for {REDIS_PATIENCE:g} s, so its training worker "
+                         "could not report it to the dashboard and stopped it", failed=True)
 
     job_key = key("job", job_id)
     claim = link._safe(lambda: link.redis.pipeline().set(key("hb", job_id), 1, ex=HEARTBEAT_TTL)

@@ -22,7 +22,7 @@ import time
 from bpnet import optim
 from bpnet.engine.host import build_job, host_job
 
-from .backends import LocalBackend, RemoteJob
+from .backends import LocalBackend, RemoteJob, ServiceError
 
 __all__ = ["ProcessBackend", "run_in_worker"]
 
@@ -31,6 +31,8 @@ START_PATIENCE = 60  # seconds a job may wait for a worker process to take it be
 PROBE_PATIENCE = 10  # seconds a probe task may wait (with a worker free) before the pool is deemed jammed
 WORKER_NICENESS = 10  # added to the worker processes' niceness
 BATCH_WAIT = 0.02  # seconds a worker gathers messages before sending them as one (fewer, larger writes)
+MANAGER_DIED = ("the server's message queue (its worker pool's manager process) died, cutting this job off; the "
+                "job is lost: start again")
 
 
 class _Batcher:
@@ -96,6 +98,9 @@ def _host(job_id, spec, send, inbox):
             return inbox.get(timeout=timeout)
         except queue.Empty:
             return None
+        except (EOFError, OSError):  # the web's queue manager is gone: nobody can watch or control the job
+            time.sleep(timeout)
+            return {"op": "stop", "req": None, "args": [MANAGER_DIED, True]}
     # say where the job runs before building it (loading data takes a while): a death from now on is noticed
     send({"kind": "host", "job_id": job_id, "pid": os.getpid(), "hostname": socket.gethostname()})
     try:
@@ -119,14 +124,45 @@ class ProcessBackend:
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):  # one BLAS thread per worker process
             os.environ.setdefault(var, "1")
         ctx = multiprocessing.get_context("spawn")
-        self._mp = ctx.Manager()
-        self._outbox = self._mp.Queue()
+        self._ctx, self._manager_down = ctx, None  # when the queue manager was found dead (None: it is alive)
+        self._start_manager()
         self._pool = ctx.Pool(workers, initializer=_init_worker, initargs=(logging.getLogger().level,))
         self._jobs, self._procs, self._dead = {}, {}, set()
         self._probe, self.unjammed = None, 0  # (pending probe task, when sent); times a dead worker's lock was freed
         self._running = True
         spawn(self._route)
         spawn(self._watch)
+
+    def _start_manager(self):
+        """The Manager process whose queues carry every message between this process and the workers."""
+        self._mp = self._ctx.Manager()
+        self._outbox = self._mp.Queue()
+
+    def _check_manager(self):
+        """Watch the queue manager as the workers are watched: if it has died, fail the jobs it carried (their
+        workers, cut off, stop them) and start a new one; until then the server reports itself unavailable."""
+        if self._manager_down is None and self._mp._process.is_alive():
+            return
+        if self._manager_down is None:
+            self._manager_down = time.monotonic()
+            log.error("the worker pool's queue manager (pid %s) died: failing its jobs and starting a new one",
+                      self._mp._process.pid)
+            for job in list(self._jobs.values()):
+                if not job._ended.is_set():
+                    job.fail(MANAGER_DIED)
+        try:
+            self._start_manager()
+        except Exception:  # noqa: BLE001 - tried again at the next watch
+            log.exception("could not start a new queue manager")
+            return
+        log.info("a new queue manager is running (pid %s)", self._mp._process.pid)
+        self._manager_down = None
+
+    def active_owners(self, local_entries):
+        if self._manager_down is not None:
+            raise ServiceError("the worker pool is restarting its message queue after a failure; try again in a "
+                               "moment")
+        return LocalBackend.active_owners(local_entries)
 
     def launch(self, job_id, spec, configs, owner):
         inbox = self._mp.Queue()
@@ -143,8 +179,9 @@ class ProcessBackend:
                 batch = self._outbox.get(timeout=0.2)
             except queue.Empty:
                 continue
-            except (EOFError, OSError):  # the manager is gone: shutting down
-                return
+            except (EOFError, OSError):  # the manager is gone: shutting down, or the watch thread replaces it
+                time.sleep(0.1)
+                continue
             for message in batch:
                 job = self._jobs.get(message["job_id"])
                 try:
@@ -162,6 +199,7 @@ class ProcessBackend:
                     self._procs[p.pid] = p                    # a new process may reuse a dead one's pid)
                     self._dead.discard(p.pid)
             try:
+                self._check_manager()
                 self._check_pool()
             except Exception:  # noqa: BLE001 - this thread also flushes every relay: it must go on
                 log.exception("checking the worker pool failed")
@@ -225,7 +263,7 @@ class ProcessBackend:
     def forget(self, job_id):
         self._jobs.pop(job_id, None)
 
-    lookup, active_owners = staticmethod(LocalBackend.lookup), staticmethod(LocalBackend.active_owners)
+    lookup = staticmethod(LocalBackend.lookup)
 
     def shutdown(self):
         self._running = False

@@ -5,6 +5,7 @@ Every test shuts the pool down and checks that none of its processes outlived it
 """
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -120,6 +121,7 @@ def test_mnist_job_predicts_through_the_worker_then_from_its_archive(socket_clie
     assert len(ack["probs"]) == 10 and sum(ack["probs"]) == pytest.approx(1, abs=1e-4)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the archive's model predicts here
 def test_predict_on_a_diverged_model_is_refused_clearly(socket_client):
     check_predict_refused_after_divergence(socket_client(), start)
 
@@ -199,6 +201,35 @@ def test_killed_worker_fails_its_job_and_the_pool_and_server_carry_on(socket_cli
     b.wait_state(other, "stopped")
     steps = b.steps(other)
     assert steps == list(range(1, len(steps) + 1))
+
+
+def test_a_dead_queue_manager_fails_its_jobs_reports_unhealthy_and_is_restarted(socket_client, manager, http,
+                                                                                monkeypatch):
+    """The Manager process carrying every message dies (SIGKILL): its job fails with a message, /healthz reports
+    503 and a start is refused clearly until a new manager runs; then jobs train again on the same pool."""
+    backend = manager.backend
+    a = socket_client()
+    job_id = start(a)
+    a.wait_steps(job_id, 5)
+    pool = pool_pids(manager)
+    back = threading.Event()  # the test decides when the new manager may start
+    real = backend._start_manager
+    monkeypatch.setattr(backend, "_start_manager", lambda: back.wait(30) and real())
+    os.kill(backend._mp._process.pid, signal.SIGKILL)
+
+    failed = a.wait_state(job_id, *TERMINAL, timeout=15)
+    assert failed["state"] == "failed" and "message queue" in failed["message"], failed
+    wait_until(lambda: http.get("/healthz").status_code == 503, message="/healthz to report the dead manager")
+    refused = a.call("start", {"config": fast_config()})
+    assert refused["ok"] is False and "restarting its message queue" in refused["message"], refused
+    assert a.call("pause", {"job_id": job_id})["ok"] is False  # a clear refusal, not "internal server error"
+    assert http.get(f"/jobs/{job_id}/history.json").status_code == 200
+
+    back.set()
+    wait_until(lambda: http.get("/healthz").status_code == 200, message="/healthz to answer 200 again")
+    again = start(a, fast_config())
+    assert a.wait_state(again, *TERMINAL, timeout=60)["state"] == "finished"
+    assert set(pool_pids(manager)) == set(pool)  # the same workers: the cut-off one stopped its job
 
 
 def test_worker_killed_while_building_its_job_fails_it(socket_client, manager):
