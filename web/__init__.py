@@ -9,6 +9,7 @@ from flask_socketio import SocketIO
 from werkzeug.exceptions import HTTPException
 
 from bpnet import optim
+from bpnet.engine import budget
 from bpnet.engine.job import JobError
 
 from .backends import LocalBackend, ServiceError
@@ -36,7 +37,13 @@ def _int_env(name, default):
 def settings_from_env():
     """Server settings from BPNET_* environment variables, with defaults (documented in README)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        limits = budget.limits_from_env()
+    except ValueError as exc:
+        raise SystemExit(str(exc))
     return {
+        "MAX_JOB_MEMORY": limits.memory,
+        "MAX_JOB_SECONDS": limits.seconds,
         "MAX_RUNNING_JOBS": _int_env("BPNET_MAX_JOBS", cores),
         "GRACE_SECONDS": _int_env("BPNET_GRACE_SECONDS", 30),
         "KEEP_FINISHED_JOBS": _int_env("BPNET_KEEP_FINISHED", 50),
@@ -88,7 +95,8 @@ def create_app(config=None):
                         max_http_buffer_size=MAX_MESSAGE_BYTES, client_manager=queue)
     guard(app, socketio)
     manager = JobManager(_backend(app, socketio, queue), max_running=app.config["MAX_RUNNING_JOBS"],
-                         grace_seconds=app.config["GRACE_SECONDS"], keep_finished=app.config["KEEP_FINISHED_JOBS"])
+                         grace_seconds=app.config["GRACE_SECONDS"], keep_finished=app.config["KEEP_FINISHED_JOBS"],
+                         limits=budget.Limits(app.config["MAX_JOB_MEMORY"], app.config["MAX_JOB_SECONDS"]))
     app.extensions["bpnet_jobs"] = manager
     app.register_blueprint(pages)
     app.extensions["bpnet_predict_limit"] = register(socketio, manager)

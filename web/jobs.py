@@ -9,6 +9,7 @@ import threading
 import time
 from collections import OrderedDict
 
+from bpnet.engine import budget
 from bpnet.engine.config import validate_config
 from bpnet.engine.experiments import comparison_runs
 from bpnet.engine.job import TERMINAL
@@ -22,12 +23,13 @@ log = logging.getLogger("bpnet.web")
 SHUTDOWN = "stopped: the server was shut down"
 
 
-def prepare(config, comparison):
-    """(spec, validated configs) for a start request; raises ConfigError field by field."""
+def prepare(config, comparison, limits=None):
+    """(spec, validated configs) for a start request; raises ConfigError field by field (budget included)."""
     if comparison is not None:
         configs = [validate_config(c) for _, c in comparison_runs(comparison, config or None)]
     else:
         configs = [validate_config(config if config is not None else {})]
+    budget.check(configs, limits)
     return {"config": config, "comparison": comparison}, configs
 
 
@@ -46,8 +48,8 @@ class Entry:
 class JobManager:
     """Starts jobs for clients within the limits, checks ownership, stops orphans after a grace period."""
 
-    def __init__(self, backend, max_running=2, grace_seconds=30.0, keep_finished=50):
-        self.backend = backend
+    def __init__(self, backend, max_running=2, grace_seconds=30.0, keep_finished=50, limits=None):
+        self.backend, self.limits = backend, limits  # limits: each job's budget (engine/budget.py Limits)
         self.max_running, self.grace_seconds = max_running, grace_seconds
         self.keep_finished = keep_finished
         self._jobs = OrderedDict()
@@ -70,7 +72,7 @@ class JobManager:
                                    f"({len(running)} of {self.max_running} training slots in use)")
             self._starting.append(owner)
         try:
-            spec, configs = prepare(config, comparison)
+            spec, configs = prepare(config, comparison, self.limits)
             job = self.backend.launch(secrets.token_urlsafe(12), spec, configs, owner)
             with self._lock:
                 self._jobs[job.id] = Entry(job, owner)

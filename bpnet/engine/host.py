@@ -25,10 +25,11 @@ OPS = ("pause", "resume", "stop", "set_lr", "set_pace", "predict_digit", "model_
 
 
 def build_job(job_id, spec):
-    """The Job a spec describes: {"config": {...}} or {"comparison": name, "config": {...} or None}."""
+    """The Job a spec describes: {"config": {...}} or {"comparison": name, "config": {...} or None}. Its budget
+    was checked where it was requested (web/jobs.prepare)."""
     if spec.get("comparison"):
-        return compare_job(spec["comparison"], spec.get("config"), job_id=job_id)
-    return Job(spec.get("config") or {}, job_id=job_id)
+        return compare_job(spec["comparison"], spec.get("config"), job_id=job_id, budget=False)
+    return Job(spec.get("config") or {}, job_id=job_id, budget=False)
 
 
 def answer(job, request, send):

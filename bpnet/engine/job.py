@@ -19,11 +19,12 @@ import time
 
 import numpy as np
 
+from .budget import check as check_budget
 from .config import validate_config, validate_field
 from .tasks import digit_inputs, outputs
 from .events import clean
 from .recorder import Recorder
-from .trainer import Diverged, Trainer
+from .trainer import Diverged, Interrupted, Trainer
 from .verdict import judge
 
 __all__ = ["Job", "JobError", "STATES", "TERMINAL", "STOPPED_BY_USER"]
@@ -32,6 +33,8 @@ log = logging.getLogger("bpnet.engine")
 STATES = ("created", "running", "paused", "finished", "stopped", "failed")
 TERMINAL = ("finished", "stopped", "failed")
 STOPPED_BY_USER = "stopped by the user"
+OUT_OF_MEMORY = ("the server ran out of memory training this job: try a smaller batch size, fewer samples or "
+                 "smaller layers (or start it when fewer jobs are running)")
 
 
 class JobError(ValueError):
@@ -61,11 +64,15 @@ class Job:
     """Runs one config, or several labelled configs side by side (runs=[(label, config), ...])."""
 
     def __init__(self, config=None, runs=None, job_id=None, report_interval=0.05, snapshot_interval=0.1,
-                 kind="train"):
+                 kind="train", budget=None):
+        """budget: the Limits its runs must fit together (engine/budget.py; None: from the environment, False:
+        none, for a job whose configs were checked where it was requested)."""
         if (config is None) == (runs is None):
             raise ValueError("give either a config or a list of runs")
         runs = [("", config)] if runs is None else list(runs)
         configs = [validate_config(c) for _, c in runs]
+        if budget is not False:
+            check_budget(configs, budget)
         self.id = job_id or secrets.token_urlsafe(12)
         self.kind = kind
         self.trainers = [Trainer(cfg) for cfg in configs]
@@ -206,6 +213,8 @@ class Job:
                 return
             if not self._stop:
                 self._stop, self._stop_end = True, ("failed" if failed else "stopped", message)
+            for trainer in self.trainers:  # a step or an evaluation in progress ends at its next layer
+                trainer.stop_requested = True
             self._resume.set()
             self._wake.set()
 
@@ -264,6 +273,13 @@ class Job:
                 self._emit("dataset", run=i, **rec.dataset_event())
                 rec.begin()
             self._loop()
+        except MemoryError:
+            log.error("job %s ran out of memory", self.id)
+            with self._lock:
+                if self.state not in TERMINAL:
+                    self._set_state("failed", OUT_OF_MEMORY)
+            self._wait_delivered()
+            return
         except Exception as exc:  # noqa: BLE001 - an engine bug must end the job, not the thread silently
             log.exception("job %s crashed", self.id)
             with self._lock:
@@ -317,6 +333,8 @@ class Job:
                     except Diverged as exc:
                         rec.failure = str(exc)
                         record = None
+                    except Interrupted:  # stopped within the step: the runs end below, 'stopped'
+                        break
                     if record is None:
                         live.remove(entry)
                         self._finish_run(i, rec)
@@ -371,7 +389,11 @@ class Job:
         if rec.evaluates_periodically:
             with self._lock:
                 self._emit("snapshot", run=i, **rec.snapshot())
-        final = rec.trainer.final_metrics(rec.active_seconds())
+        try:
+            final = rec.trainer.final_metrics(rec.active_seconds())
+        except Interrupted:  # stopped during the final evaluation: no final metrics
+            self._emit("done", run=i, stopped=True, steps=rec.trainer.step)
+            return
         with self._lock:
             rec.final = final
             rec.verdict = judge(rec)

@@ -3,7 +3,7 @@ import numpy as np
 
 from .. import nn
 
-__all__ = ["build_model", "weight_layers", "ACTIVATION_MODULES"]
+__all__ = ["architecture", "build_model", "weight_layers", "ACTIVATION_MODULES"]
 
 ACTIVATION_MODULES = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 
@@ -25,45 +25,63 @@ def _init(layer, name, generator):
         nn.init.zeros_(layer.bias)
 
 
-def _block(layers, config, width, norm, dropout_generator):
-    """Append [batch norm], activation, [dropout] after a weight layer of `width` outputs."""
-    if config["batch_norm"]:
-        layers.append(norm(width))
-    layers.append(ACTIVATION_MODULES[config["activation"]]())
-    if config["dropout"] > 0:
-        layers.append(nn.Dropout(config["dropout"], generator=dropout_generator))
+def architecture(config, in_shape, out_features):
+    """The layers a config describes, in order, as (kind, input shape, output shape) per sample: the one place
+    the network's shape is decided (build_model builds it, engine/budget.py sizes it). Kinds: conv (3x3,
+    padding 1), pool (max 2x2), flatten, linear, norm (batch norm), act, dropout."""
+    layers, shape = [], tuple(in_shape)
+
+    def add(kind, out):
+        nonlocal shape
+        layers.append((kind, shape, tuple(out)))
+        shape = tuple(out)
+
+    def block(width_shape, dropout):  # after a weight layer: [batch norm], activation, [dropout]
+        if config["batch_norm"]:
+            add("norm", width_shape)
+        add("act", width_shape)
+        if dropout:
+            add("dropout", width_shape)
+
+    if config.get("model") == "cnn":
+        for out_ch in config["conv_channels"]:
+            c, h, w = shape
+            add("conv", (out_ch, h, w))
+            block(shape, False)
+            add("pool", (out_ch, h // 2, w // 2))
+        add("flatten", (int(np.prod(shape)),))
+        if config["dropout"] > 0:
+            add("dropout", shape)
+    elif len(shape) > 1:
+        add("flatten", (int(np.prod(shape)),))
+    for units in config["hidden"]:
+        add("linear", (units,))
+        block(shape, config["dropout"] > 0)
+    add("linear", (out_features,))
+    return layers
 
 
 def build_model(config, in_shape, out_features, generator, dropout_generator=None, dtype=np.float32):
     """nn.Sequential for the config; in_shape is (features,) or (C, H, W); weights drawn from `generator`."""
-    layers, dropout_generator = [], dropout_generator or generator
-    if config.get("model") == "cnn":
-        channels, (h, w) = in_shape[0], in_shape[1:]
-        for out_ch in config["conv_channels"]:
-            conv = nn.Conv2d(channels, out_ch, 3, padding=1, bias=not config["batch_norm"], dtype=dtype,
-                             generator=generator)
-            _init(conv, config["init"], generator)
-            layers.append(conv)
-            _block(layers, dict(config, dropout=0.0), out_ch, lambda c: nn.BatchNorm2d(c, dtype=dtype), None)
-            layers.append(nn.MaxPool2d(2))
-            channels, h, w = out_ch, h // 2, w // 2
-        layers.append(nn.Flatten())
-        if config["dropout"] > 0:
-            layers.append(nn.Dropout(config["dropout"], generator=dropout_generator))
-        width, hidden = channels * h * w, config["hidden"]
-    else:
-        width, hidden = int(np.prod(in_shape)), config["hidden"]
-        if len(in_shape) > 1:
-            layers.append(nn.Flatten())
-    for units in hidden:
-        linear = nn.Linear(width, units, dtype=dtype, generator=generator)
-        _init(linear, config["init"], generator)
-        layers.append(linear)
-        _block(layers, config, units, lambda c: nn.BatchNorm1d(c, dtype=dtype), dropout_generator)
-        width = units
-    head = nn.Linear(width, out_features, dtype=dtype, generator=generator)
-    _init(head, config["init"], generator)
-    layers.append(head)
+    dropout_generator = dropout_generator or generator
+    layers = []
+    for kind, inp, out in architecture(config, in_shape, out_features):
+        if kind in ("conv", "linear"):
+            layer = (nn.Conv2d(inp[0], out[0], 3, padding=1, bias=not config["batch_norm"], dtype=dtype,
+                               generator=generator) if kind == "conv" else
+                     nn.Linear(inp[0], out[0], dtype=dtype, generator=generator))
+            _init(layer, config["init"], generator)
+        elif kind == "norm":
+            layer = (nn.BatchNorm2d if len(out) == 3 else nn.BatchNorm1d)(out[0], dtype=dtype)
+        elif kind == "act":
+            layer = ACTIVATION_MODULES[config["activation"]]()
+        elif kind == "dropout":
+            layer = nn.Dropout(config["dropout"], generator=dropout_generator)
+        elif kind == "pool":
+            layer = nn.MaxPool2d(2)
+        else:
+            layer = nn.Flatten()
+        layers.append(layer)
     model = nn.Sequential(*layers)
     first = next(m for m in model if isinstance(m, (nn.Linear, nn.Conv2d)))
     first.needs_input_grad = False  # the data needs no gradient: spare the largest product of the backward pass

@@ -3,17 +3,39 @@ import math
 
 import numpy as np
 
-from .. import optim
+from .. import nn, optim
 from ..data import DataLoader
 from .config import validate_config
 from .models import build_model, weight_layers
 from .tasks import make_task
 
-__all__ = ["Trainer", "Diverged", "make_optimizer"]
+__all__ = ["Trainer", "Diverged", "Interrupted", "make_optimizer"]
 
 
 class Diverged(RuntimeError):
     """The loss became NaN or infinite."""
+
+
+class Interrupted(Exception):
+    """A stop was asked (Trainer.stop_requested) inside a step or an evaluation: it is abandoned between two
+    layers, the parameters as after the last complete step (batch norm's running statistics may have taken in
+    the interrupted batch, as after any forward pass in training mode)."""
+
+
+class _StopCheck(nn.Module):
+    """An identity layer: raises Interrupted, forward or backward, once the trainer is asked to stop."""
+
+    def __init__(self, trainer):
+        super().__init__()
+        self._trainer = trainer
+
+    def forward(self, x):
+        self._trainer.check()
+        return x
+
+    def backward(self, grad_output):
+        self._trainer.check()
+        return grad_output
 
 
 def make_optimizer(config, params):
@@ -53,6 +75,15 @@ class Trainer:
         # cosine: lr = base (1 + cos(pi t / T)) / 2 after t steps (the scheduler steps after each optimizer step)
         self.scheduler = (optim.lr_scheduler.CosineAnnealingLR(self.optimizer, self.total_steps)
                           if c["lr_schedule"] == "cosine" else None)
+        # the model as the trainer runs it: the same layers, with a stop check between each two, so a stop takes
+        # effect within a layer's time, not a step's (a large step takes seconds); self.model stays as built
+        self.stop_requested = False
+        self.net = nn.Sequential(*[m for layer in self.model for m in (_StopCheck(self), layer)][1:])
+
+    def check(self):
+        """Raise Interrupted if a stop was asked (between two layers of a step or an evaluation)."""
+        if self.stop_requested:
+            raise Interrupted(f"stopped at step {self.step + 1}")
 
     # --- control ------------------------------------------------------------------------------
     def set_lr(self, lr):
@@ -67,7 +98,7 @@ class Trainer:
     # --- training -----------------------------------------------------------------------------
     def steps(self):
         """Generator of per-step records; raises Diverged when the loss is not finite."""
-        task, model, opt, criterion = self.task, self.model, self.optimizer, self.task.criterion
+        task, model, opt, criterion = self.task, self.net, self.optimizer, self.task.criterion
         every = self.config.get("eval_every")
         correct = seen = 0
         loss_sum = 0.0
@@ -89,20 +120,24 @@ class Trainer:
                     correct += int(np.sum(out.argmax(axis=1) == yb))
                     seen += len(yb)
                     loss_sum += loss * len(yb)
-                if every is None:  # small data sets: validation at every step
-                    rec["val_loss"], rec["val_acc"], _ = task.evaluate(model, task.x_val, task.y_val)
-                else:
-                    end_of_epoch = self.step % self.steps_per_epoch == 0
-                    if self.step % every == 0 or end_of_epoch:
-                        rec["eval"] = self._mnist_eval(end_of_epoch, correct, seen, loss_sum)
-                        correct = seen = 0
-                        loss_sum = 0.0
+                try:
+                    if every is None:  # small data sets: validation at every step
+                        rec["val_loss"], rec["val_acc"], _ = task.evaluate(model, task.x_val, task.y_val)
+                    else:
+                        end_of_epoch = self.step % self.steps_per_epoch == 0
+                        if self.step % every == 0 or end_of_epoch:
+                            rec["eval"] = self._mnist_eval(end_of_epoch, correct, seen, loss_sum)
+                            correct = seen = 0
+                            loss_sum = 0.0
+                except Interrupted:  # stopped during the step's evaluation: the step itself is done and kept
+                    yield rec
+                    return
                 yield rec
 
     def _mnist_eval(self, full, correct, seen, loss_sum):
         task = self.task
         idx = np.arange(len(task.x_val)) if full else task.subset
-        loss, acc, out = task.evaluate(self.model, task.x_val[idx], task.y_val[idx])
+        loss, acc, out = task.evaluate(self.net, task.x_val[idx], task.y_val[idx])
         return {"step": self.step, "epoch": self.step / self.steps_per_epoch, "val_loss": loss, "val_acc": acc,
                 "train_loss": loss_sum / seen if seen else None, "train_acc": correct / seen if seen else None,
                 "split": "full" if full else "subset", "outputs": out, "indices": idx}
@@ -122,7 +157,7 @@ class Trainer:
         if hasattr(task, "x_test"):
             sets.append(("test", task.x_test, task.y_test))
         for name, x, y in sets:
-            loss, acc, _ = task.evaluate(self.model, x, y)
+            loss, acc, _ = task.evaluate(self.net, x, y)
             out[f"{name}_loss"] = loss
             if acc is not None:
                 out[f"{name}_acc"] = acc

@@ -89,3 +89,24 @@ def test_server_memory_returns_to_its_level_after_each_large_job():
     rss = json.loads(out.stdout.strip().splitlines()[-1])
     growth = rss[-1] - rss[1]
     assert growth < 16, f"RSS grew by {growth:.1f} MiB over five ended jobs: {rss}"
+
+
+def test_a_job_that_runs_out_of_memory_fails_clearly_and_is_freed(manager, monkeypatch):
+    refs = record_built_jobs(monkeypatch)
+    real = web.backends.build_job
+
+    def out_of_memory(*args):  # its second layer's forward cannot allocate from step 3 on
+        job = real(*args)
+        trainer = job.trainers[0]
+        layer, forward = trainer.model[2], trainer.model[2].forward
+        layer.forward = lambda x: (_ for _ in ()).throw(MemoryError("simulated")) if trainer.step >= 3 else forward(x)
+        return job
+    monkeypatch.setattr(web.backends, "build_job", out_of_memory)
+    job = manager.start("a", config=long_config())
+    assert job.wait(20) and job.state == "failed" and "ran out of memory" in job.message
+    assert manager.get(job.id).job.history()["runs"][0]["step"] == 3
+
+    def freed():
+        gc.collect()
+        return all(r() is None for r in refs)
+    wait_until(freed, message="the failed job's Job, trainer, model and optimiser to be freed")
