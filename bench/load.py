@@ -8,6 +8,7 @@ held, and the web process's memory after 100 jobs have run (growth per job). Bou
 a fixed number of clients and jobs, and a deadline.
 
     python bench/load.py [--clients 50] [--trainers 8] [--jobs 100] [--deadline 600]
+    python bench/load.py --soak 200 [--backend threads|processes|redis|all]    (bench/soak.py)
 """
 import argparse
 import os
@@ -125,7 +126,13 @@ def main():
     ap.add_argument("--trainers", type=int, default=8)
     ap.add_argument("--jobs", type=int, default=100)
     ap.add_argument("--deadline", type=float, default=600)
+    ap.add_argument("--soak", type=int, metavar="JOBS", help="instead: run JOBS jobs of mixed sizes (bench/soak.py)")
+    ap.add_argument("--backend", choices=("threads", "processes", "redis", "all"), default="all")
     args = ap.parse_args()
+    if args.soak:
+        from soak import soak
+        backends = ("threads", "processes", "redis") if args.backend == "all" else (args.backend,)
+        sys.exit(0 if all([soak(b, args.soak) for b in backends]) else 1)
     env = {"BPNET_WORKERS": os.environ.get("BPNET_WORKERS", "processes"), "OPENBLAS_NUM_THREADS": "1", "BPNET_MAX_JOBS": str(args.trainers),
            "BPNET_KEEP_FINISHED": "50"}
     server, url = start_server(free_port(), dev=False, env_extra=env)

@@ -11,6 +11,7 @@ import threading
 import time
 
 from bpnet.engine.archive import JobArchive
+from bpnet.engine.heap import give_back
 from bpnet.engine.host import build_job
 from bpnet.engine.job import STOPPED_BY_USER, TERMINAL, JobError
 from bpnet.engine.relay import Relay
@@ -57,6 +58,8 @@ class LocalJob:
         self._unsubscribe()
         self._unsubscribe = None
         self._target = JobArchive.from_job(job)  # drop the trainers: optimiser state, caches, data
+        del job
+        give_back()
 
 
 class LocalBackend:

@@ -20,6 +20,7 @@ import threading
 import time
 
 from bpnet import optim
+from bpnet.engine.heap import give_back
 from bpnet.engine.host import build_job, host_job
 
 from .backends import LocalBackend, RemoteJob, ServiceError
@@ -90,6 +91,7 @@ def run_in_worker(job_id, spec, outbox, inbox):
         _host(job_id, spec, batcher.send, inbox)
     finally:
         batcher.close()
+        give_back()  # this worker process hosts the next job: return the last one's memory first
 
 
 def _host(job_id, spec, send, inbox):

@@ -189,10 +189,12 @@ class RedisBackend:
         """Owners of every unfinished job, on all web processes."""
         try:
             ids = [i.decode() for i in self.redis.smembers(PREFIX + "active")]
-            owners = [self.redis.hget(key("job", i), "owner") for i in ids]
+            records = [self.redis.hmget(key("job", i), "owner", "state") for i in ids]
         except redis.RedisError as exc:
             raise _unavailable(exc)
-        return [o.decode() for o in owners if o is not None]
+        # (a job that has ended stays in the set while its worker stores the archive: its slot is free already)
+        return [owner.decode() for owner, state in records if owner is not None and (state or b"").decode()
+                not in TERMINAL]
 
     def cancel(self, job_id):
         """Stop a job no worker has taken yet; False if one has. The web and a worker race to set its host field:

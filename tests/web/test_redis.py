@@ -59,6 +59,10 @@ def test_two_jobs_from_two_clients_train_concurrently_on_two_workers(redis_serve
     finished_end_to_end(a, job_a, 160)
     finished_end_to_end(b, job_b, 160)
     assert a.events(job_b) == [] and b.events(job_a) == []  # each client gets only its own job
+    # a job that has ended frees its slot at once, even while its worker is still storing its archive (it then
+    # stays in the set of active jobs, as it is put back here)
+    redis_server.client().sadd("bpnet:active", job_a, job_b)
+    assert a.get("/healthz").json()["running_jobs"] == 0
 
     # downloads straight after the end (the worker may still be storing the archive), then from the archive
     csv = a.get(f"/jobs/{job_a}/history.csv")
