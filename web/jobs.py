@@ -62,7 +62,8 @@ class JobManager:
     def start(self, owner, config=None, comparison=None):
         """Create and start a job for `owner`; raises ConfigError or ServiceError (busy, already running)."""
         with self._lock:  # reserve a slot; building the job (loading data) happens outside the lock
-            running = self.backend.active_owners(list(self._jobs.values())) + self._starting
+            # owners, not jobs: a job being started is briefly both recorded and starting (one job per owner)
+            running = set(self.backend.active_owners(list(self._jobs.values()))) | set(self._starting)
             if owner in running:
                 mine = next((e.job for e in self._jobs.values() if e.owner == owner and not e.job.done), None)
                 raise ServiceError("you already have a job running: stop it before starting another",

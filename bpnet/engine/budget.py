@@ -157,7 +157,7 @@ def _size(n):
 
 def _duration(s):
     if s >= 3600:
-        return f"{s / 3600:.1f} h"
+        return f"{s / 3600:.0f} h" if s >= 36000 else f"{s / 3600:.1f} h"
     return f"{s / 60:.0f} min" if s >= 60 else f"{s:.0f} s"
 
 

@@ -252,6 +252,18 @@ def test_out_of_range_field_shows_field_error(browser, live_server):
     assert not js(browser, "return document.getElementById('function-n_samples').closest('.field').classList.contains('invalid')")
 
 
+def test_a_job_over_the_budget_names_the_settings_to_shrink(browser, live_server):
+    open_page(browser, live_server, "/function")
+    fill(browser, "function", n_samples=20000, hidden=",".join(["1024"] * 8), batch_size=8, epochs=1000)
+    start(browser)
+    err = until(browser, lambda d: js(d, "var e = document.getElementById('function-epochs-error');"
+                                         " return !e.hidden && e.textContent"), message="the budget's field error")
+    assert "would take about" in err and "use fewer epochs" in err, err
+    assert "fewer samples" in js(browser, "return document.getElementById('function-n_samples-error').textContent")
+    assert "settings need fixing" in message(browser) and enabled(browser, "btn-start")
+    screenshot(browser, "function-over-budget")
+
+
 def test_diverging_run_explains_and_gives_controls_back(browser, live_server):
     open_page(browser, live_server, "/function")
     fill(browser, "function", formula="100*x^3", x_min=-10, x_max=10, optimizer="sgd", lr=10, epochs=50)

@@ -102,6 +102,14 @@ def test_concurrent_starts_never_exceed_the_limit(make_manager):
     assert all("server busy" in str(r) for r in results if not isinstance(r, LocalJob))
 
 
+def test_a_job_being_started_counts_once(make_manager):
+    """Between recording a new job and ending its start, its owner is both running and starting: one slot."""
+    m = make_manager(max_running=2)
+    m.start("b", config=long_config())
+    m._starting.append("b")  # b's start not quite over yet
+    assert m.start("c", config=long_config()).state == "running"  # not 'server busy (2 of 2)'
+
+
 def test_a_bad_config_creates_nothing_and_releases_the_slot(make_manager):
     m = make_manager(max_running=1)
     with pytest.raises(ConfigError) as info:
