@@ -33,7 +33,7 @@ def same(a, b):
     return json.loads(json.dumps(a)) == json.loads(json.dumps(b))
 
 
-@pytest.mark.parametrize("make", [lambda: Job(FIT), lambda: Job(MNIST),
+@pytest.mark.parametrize("make", [lambda: Job(dict(FIT, epochs=400)), lambda: Job(MNIST),  # 1200 steps: norms thinned
                                   lambda: compare_job("activation", dict(FIT, epochs=20))])
 def test_a_replayed_history_is_the_jobs_own(make):
     job = make()
@@ -49,9 +49,11 @@ def test_learning_rate_changes_are_placed_at_their_step():
     def changes(job):
         for lr in (0.003, 0.002, 0.001):
             job.set_lr(lr)
+        job.set_pace(900)
     log = replayed(job, changes)
     assert len(job.history()["runs"][0]["lr_changes"]) >= 1
     assert log.history_csv() == job.history_csv()
+    assert same(log.history_event(), job.history_event()) and log.history_event()["pace"] == 900
 
 
 def test_a_stopped_or_diverged_job_replays_too():

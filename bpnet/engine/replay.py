@@ -10,7 +10,7 @@ CSV gives every step of a report (50 ms of steps) that rate; changes made with s
 import types
 
 from .events import Series, clean
-from .recorder import STEP_COLUMNS, Recorder
+from .recorder import STEP_COLUMNS, Recorder, norm_interval
 
 __all__ = ["EventLog"]
 
@@ -24,8 +24,8 @@ def _payload(event):
 class _Run:
     """One run's history as a Recorder holds it (borrowing the Recorder's summary and CSV)."""
 
-    summary = Recorder.summary
-    csv = Recorder.csv
+    summary, csv = Recorder.summary, Recorder.csv
+    _keeps, pending_norms = Recorder._keeps, Recorder.pending_norms  # the norms history thinned as it grows
 
     def __init__(self):
         self.label, self._dataset = "", {}
@@ -35,6 +35,7 @@ class _Run:
         self.failure = ""
         self.trainer = types.SimpleNamespace(step=0, total_steps=0)
         self._lr, self._pending = None, []  # the rate of the last step reported; changes since
+        self.norm_every, self._pending_norms = 1, []
 
     @property
     def _reported(self):
@@ -53,7 +54,8 @@ class _Run:
         elif kind == "eval":
             self.evals.append(_payload(event))
         elif kind == "norms":
-            self.norm_history.append(_payload(event))
+            self._pending_norms.append(_payload(event))
+            self.pending_norms()
         elif kind == "snapshot":
             self.snapshot_payload = _payload(event)
         elif kind == "lr":
@@ -78,6 +80,7 @@ class _Run:
         self._lr = last
         if event["step"]:
             self.trainer.step = event["step"][-1]
+            self.norm_every = norm_interval(self.trainer.step)
 
 
 class EventLog:
@@ -86,6 +89,7 @@ class EventLog:
     def __init__(self, job_id, kind="train"):
         self.job_id, self.kind = job_id, kind
         self.state, self.message, self.seq = "created", "", 0
+        self.pace = None  # from 'pace' events (else the config's)
         self._runs = {}
 
     def add(self, event):
@@ -94,6 +98,8 @@ class EventLog:
         self.seq = event["seq"]
         if event["type"] == "state":
             self.state, self.message = event["state"], event["message"]
+        elif event["type"] == "pace":
+            self.pace = event["pace"]
         elif event["type"] != "history":
             self._runs.setdefault(event["run"], _Run()).add(event)
 
@@ -109,8 +115,11 @@ class EventLog:
                       "runs": self._summaries()})
 
     def history_event(self):
+        pace = self.pace
+        if pace is None:
+            pace = self._runs[0].dataset_event().get("config", {}).get("pace", 0) if 0 in self._runs else 0
         return clean({"type": "history", "job_id": self.job_id, "seq": self.seq, "run": 0, "kind": self.kind,
-                      "state": self.state, "message": self.message, "runs": self._summaries(limit=5000)})
+                      "state": self.state, "message": self.message, "pace": pace, "runs": self._summaries(limit=5000)})
 
     def history_csv(self, run=0):
         if run not in self._runs:
