@@ -146,15 +146,21 @@ def soak(backend, jobs):
         rss = {}
         t0 = time.monotonic()
 
+        done, quarters, lock = [0], [], threading.Lock()
+
         def drive(client, share, first):
             for k in range(share):
                 name, payload, stop = MIX[(first + 2 * k) % len(MIX)]
                 error = client.run(payload, stop)
-                counts[name] = counts.get(name, 0) + 1
-                if error:
-                    problems.append(f"{name}: {error}")
-                if k == len(MIX) // 2 - 1 and first == 0:
-                    rss["start"] = (rss_mib(web), workers_rss())
+                with lock:
+                    counts[name] = counts.get(name, 0) + 1
+                    done[0] += 1
+                    if error:
+                        problems.append(f"{name}: {error}")
+                    if done[0] == len(MIX):
+                        rss["start"] = (rss_mib(web), workers_rss())
+                    if done[0] % max(1, jobs // 4) == 0:
+                        quarters.append((done[0], rss_mib(web), workers_rss()))
         threads = [threading.Thread(target=drive, args=(c, jobs // 2 + (i < jobs % 2), i)) for i, c in enumerate(clients)]
         for t in threads:
             t.start()
@@ -172,6 +178,7 @@ def soak(backend, jobs):
         workers = f"; training processes {rss['start'][1]:.0f} -> {rss['end'][1]:.0f} MiB" if backend != "threads" else ""
         print(f"  web process RSS after the first {len(MIX)} jobs {rss['start'][0]:.0f} MiB, after all "
               f"{rss['end'][0]:.0f} MiB{workers}")
+        print("  along the way (jobs: web / training MiB): " + ", ".join(f"{n}: {w:.0f} / {t:.0f}" for n, w, t in quarters))
         return lost == 0 and not problems
     finally:
         server.terminate()
