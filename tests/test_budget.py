@@ -95,3 +95,11 @@ def test_the_web_refuses_an_over_budget_start_field_by_field_and_creates_nothing
     ack = c.call("start", {"comparison": "optimizer", "config": dict(BIGGEST_CNN, conv_channels=[32], epochs=20)})
     assert ack["ok"] is False and "these 5 runs side by side" in " ".join(ack["errors"].values())
     assert manager._jobs == {} and manager._starting == []
+
+
+def test_the_estimate_counts_each_dataset_s_own_input_features():
+    def parameters(dataset):
+        c = validate_config({"task": "classification", "dataset": dataset, "hidden": [16], "optimizer": "sgd"})
+        return budget.estimate(c).memory_parts["parameters"]
+    # spheres has a third feature: 16 more first-layer weights (value, gradient, momentum-free SGD)
+    assert parameters("spheres") - parameters("circles") == 16 * budget.FLOAT * (2 + budget.OPTIMIZER_STATE["sgd"])

@@ -13,6 +13,7 @@ import math
 import os
 from dataclasses import dataclass, field
 
+from ..data import holdout_size
 from .config import ConfigError
 from .models import architecture
 from .tasks import TASK_CLASSES
@@ -60,14 +61,14 @@ def _split(config):
     n = config["n_samples"]
     if config["task"] == "mnist":
         return n, 10_000, 10_000
-    n_val = max(1, round(n * config["val_fraction"]))
+    n_val = holdout_size(n, config["val_fraction"])
     return n - n_val, n_val, 0
 
 
 def estimate(config):
     """The Estimate of one validated run config."""
     task = TASK_CLASSES[config["task"]]
-    layers = architecture(config, task.in_shape, task.out_features)
+    layers = architecture(config, task.input_shape(config), task.out_features)
     macs, params = {"linear": 0, "conv": 0}, 0  # per sample: multiply-adds; per model: parameters
     outs = cols = 0  # per sample: floats of the layers' outputs, and of the convolutions' im2col columns
     for kind, inp, out in layers:

@@ -32,7 +32,7 @@ class _Run:
         self.steps = Series(STEP_COLUMNS)
         self.evals, self.norm_history, self.lr_changes = [], [], []
         self.snapshot_payload = self.final = None
-        self.failure = ""
+        self.failure, self.verdict = "", None
         self.trainer = types.SimpleNamespace(step=0, total_steps=0)
         self._lr, self._pending = None, []  # the rate of the last step reported; changes since
         self.norm_every, self._pending_norms = 1, []
@@ -62,10 +62,11 @@ class _Run:
             self.lr_changes.append((event["step"], event["lr"]))
             self._pending.append((event["step"], event["lr"]))
         elif kind == "done":
+            self.verdict = event.get("verdict")
             if event.get("failed"):
                 self.failure = event["failed"]
             elif not event.get("stopped"):
-                self.final = _payload(event)
+                self.final = {k: v for k, v in _payload(event).items() if k != "verdict"}
 
     def _add_steps(self, event):
         pending, self._pending = self._pending, []  # set_lr changes since the last report: (after step, rate)

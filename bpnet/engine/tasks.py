@@ -38,6 +38,11 @@ class _Task:
 
     classifier = False
 
+    @classmethod
+    def input_shape(cls, config):
+        """The shape of one input sample of a run with this config (budget.py reads it before any data exists)."""
+        return cls.in_shape
+
     def evaluate(self, model, x, y):
         """(loss, accuracy or None, outputs) of the model on x, y in eval mode, under no_grad()."""
         out = predict(model, x)
@@ -125,10 +130,15 @@ class ClassificationTask(_Task):
     classifier = True
     in_shape, out_features = (2,), 2
 
+    @staticmethod
+    def input_shape(config):
+        """(features,) of the config's dataset: spheres have three."""
+        return (n_features(config["dataset"]),)
+
     def __init__(self, config, dtype):
         self.config = c = config
         x, y = make_classification(c["dataset"], c["n_samples"], c["noise"], c["seed"])
-        self.in_shape = (n_features(c["dataset"]),)
+        self.in_shape = self.input_shape(c)
         n_val = holdout_size(len(x), c["val_fraction"])
         self.points, self.labels = x, y
         self.x_train_raw, y_train, x_val, self.y_val = x[n_val:].astype(dtype), y[n_val:], x[:n_val].astype(dtype), y[:n_val]
