@@ -355,14 +355,16 @@ def test_compare_evaluation_lines_name_their_variant(capsys):
 
 # --- Ctrl-C while the files are being saved -------------------------------------------------------
 # the CLI in a subprocess whose os.replace stops before renaming the file named by argv[1] (its content is written
-# under a temporary name by then), says so on stdout, and waits there for the test's SIGINT
+# under a temporary name by then), says so on stdout, and waits there for the test's SIGINT (in a loop of short
+# sleeps, not signal.pause(): a signal that arrives between the print and the pause would leave it waiting for good)
 PAUSE_BEFORE_RENAME = """
-import os, signal, sys
+import os, sys, time
 real_replace = os.replace
 def replace(src, dst):
     if os.path.basename(dst) == sys.argv[1]:
         print("renaming", src, flush=True)
-        signal.pause()
+        while True:
+            time.sleep(0.01)
     real_replace(src, dst)
 os.replace = replace
 from bpnet.cli import main

@@ -27,13 +27,14 @@ PHONE, DESKTOP = (390, 844), (1440, 1000)
 
 @pytest.fixture
 def phone(browser):
-    """The browser at an iPhone-sized window (390 x 844 CSS pixels) for one test."""
-    browser.set_window_size(*PHONE)
-    inner = js(browser, "return [window.innerWidth, window.innerHeight]")
-    # the window's frame takes some room: grow it until the page itself is 390 x 844
-    browser.set_window_size(2 * PHONE[0] - inner[0], 2 * PHONE[1] - inner[1])
+    """The browser's page at an iPhone-sized viewport (390 x 844 CSS pixels) for one test: set through the
+    DevTools protocol, which applies it exactly and at once (resizing the window took effect some time later, so
+    the frame's size read back could still be the desktop's)."""
+    width, height = PHONE
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
     yield browser
-    browser.set_window_size(*DESKTOP)
+    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
 def axe_violations(driver, impacts=("serious", "critical")):
