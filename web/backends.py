@@ -1,7 +1,7 @@
 """Where jobs train: threads in the web process (the default); the view of a job hosted elsewhere.
 
 Both give the JobManager job objects with one interface (that of bpnet.engine.Job): id, kind, config,
-run_count, state, message, done; pause/resume/stop/set_lr/set_pace; history/history_csv/model_npz/predict_digit;
+run_count, state, message, done; pause/resume/stop/step/set_lr/set_pace; history/history_csv/model_npz/predict_digit;
 plus attach(join, sid), which joins a client to the job's room and sends it the history, ordered with the
 events. Emitting goes through `emit(name, data, to)`, background loops through `spawn(fn)`.
 """
@@ -115,6 +115,9 @@ class RequestOps:
 
     def stop(self, message=STOPPED_BY_USER):
         return None if self.done else self._request("stop", message)
+
+    def step(self, steps=1):
+        return self._request("step", steps)
 
     def set_lr(self, lr):
         return self._request("set_lr", lr)

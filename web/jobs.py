@@ -59,8 +59,9 @@ class JobManager:
         self._orphan_timers = {}
 
     # --- jobs ---------------------------------------------------------------------------------
-    def start(self, owner, config=None, comparison=None):
-        """Create and start a job for `owner`; raises ConfigError or ServiceError (busy, already running)."""
+    def start(self, owner, config=None, comparison=None, paused=False):
+        """Create and start a job for `owner` (paused: waiting at step 0, step mode); raises ConfigError or
+        ServiceError (busy, already running)."""
         with self._lock:  # reserve a slot; building the job (loading data) happens outside the lock
             # owners, not jobs: a job being started is briefly both recorded and starting (one job per owner)
             running = set(self.backend.active_owners(list(self._jobs.values()))) | set(self._starting)
@@ -74,6 +75,7 @@ class JobManager:
             self._starting.append(owner)
         try:
             spec, configs = prepare(config, comparison, self.limits)
+            spec["paused"] = bool(paused)
             job = self.backend.launch(secrets.token_urlsafe(12), spec, configs, owner)
             with self._lock:
                 self._jobs[job.id] = Entry(job, owner)

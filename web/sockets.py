@@ -3,9 +3,19 @@
 Client -> server (each answered by an ack {"ok": true, ...} or {"ok": false, "message", "errors"?};
 a refusal is also sent as an 'error' event; a start refused because this session already runs a job also
 carries that job's job_id, page, page_url (its page, with the controls) and watch_url):
-  start    {config: {...}} or {comparison: name, config: {...}}  -> {job_id, watch_url}; then 'history' + 'events'
+  start    {config: {...}, paused?: bool} or {comparison: name, config: {...}, paused?}  -> {job_id, watch_url};
+           then 'history' + 'events'. paused: true makes the job (data, model at its initial weights) and waits
+           at step 0: its first state event is 'paused' with steps [0, ...] (step mode)
   watch    {job_id}                                 -> 'history', then 'events' (read-only)
   pause | resume | stop  {job_id}                   owner only
+  step     {job_id, steps?: 1..1000 | "epoch"}      owner only, from 'paused' -> {state: "running", until: [step
+           each run will pause at]}; runs that many minibatches (default 1; "epoch": to the end of each run's
+           current epoch), then pauses again: state events 'running', then 'paused' with the exact `steps`
+  rewind   {job_id, lr?}                            owner only -> {job_id (the new job), watch_url, lr}: stops
+           the job and starts its config again, same seed (same initial weights and data order), with `lr`
+           if given, paused at step 0; the caller is attached to the new job ('history' + 'events')
+  xray     {job_id, run?: k}                        owner and watchers -> {xray: {...}}: the X-ray of run k's
+           latest recorded step (docs/xray.md); asking keeps a running job recording (xray_ready events)
   set_lr   {job_id, lr}                             owner only  -> {lr}; then an 'lr' event
   set_pace {job_id, pace}                           owner only  -> {pace}; then a 'pace' event: the speed limit
                                                     (steps/s, 0: none; limits: the schema's pace field)
@@ -15,7 +25,7 @@ carries that job's job_id, page, page_url (its page, with the controls) and watc
 Any other event name, or a packet that cannot be read (see web/payloads.py), is refused the same way (its
 ack, if it asked for one, says why); such refusals are logged once per client per minute.
 Server -> client: 'hello' {max_running}; 'history' (engine history event); 'events' [engine events];
-'error' {event, message, errors?}. Engine event payloads: bpnet/engine/events.py.
+'error' {event, message, errors?}. Engine event payloads: bpnet/engine/events.py; the X-ray: docs/xray.md.
 """
 import logging
 import math
@@ -26,7 +36,7 @@ from flask import request, session, url_for
 from flask_socketio import emit, join_room
 
 from bpnet.engine.config import ConfigError
-from bpnet.engine.job import JobError
+from bpnet.engine.job import JobError, step_count
 
 from .jobs import ServiceError, room_of
 from .payloads import RESERVED, UNREADABLE
@@ -176,7 +186,10 @@ def register(socketio, manager):
             raise BadRequest("config must be an object of settings")
         if comparison is not None and not isinstance(comparison, str):
             raise BadRequest("comparison must be a name")
-        job = manager.start(_client(), config=config, comparison=comparison)
+        paused = data.get("paused", False)
+        if not isinstance(paused, bool):
+            raise BadRequest("paused must be true or false")
+        job = manager.start(_client(), config=config, comparison=comparison, paused=paused)
         attach(manager.get(job.id))
         return {"job_id": job.id, "watch_url": url_for("pages.watch", job_id=job.id)}
 
@@ -195,6 +208,11 @@ def register(socketio, manager):
 
     for action in ("pause", "resume", "stop"):
         control(action)
+
+    @handler("step")
+    def step(data):
+        entry = manager.owned(_client(), _job_id(data))
+        return entry.job.step(step_count(_obj(data).get("steps", 1)))
 
     @handler("set_lr")
     def set_lr(data):

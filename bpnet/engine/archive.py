@@ -93,6 +93,9 @@ class JobArchive:
     def end_now(self, message):
         """Nothing to do: the job has ended."""
 
+    def step(self, steps=1):
+        raise JobError(f"cannot step a job that is {self.state}")
+
     def set_lr(self, lr):
         raise JobError(f"cannot change the learning rate of a job that is {self.state}")
 

@@ -5,7 +5,9 @@ consumer can detect loss or reordering), ``run`` (index of the run inside a comp
 job) and ``time`` (when the engine made it, Unix seconds: latency can be measured end to end). Floats that are NaN or infinite are sent as null. Types and payloads:
 
 ``state``     ``state`` (created|running|paused|finished|stopped|failed), ``message``; when paused, ``steps``:
-              the step each run stopped at (no step runs after it until the job resumes)
+              the step each run stopped at (no step runs after it until the job resumes or is stepped); a job
+              started paused (step mode) begins with 'paused' and ``steps`` [0, ...]; step() sends 'running'
+              then 'paused' with the exact steps
 ``dataset``   static plot data, once per run: ``task``, ``label``, ``steps_per_epoch``, ``total_steps``, ``layers``,
               ``warning`` (a sentence when the formula is a poor target on its domain, e.g. a pole; else null),
               ``baseline``: what guessing scores on the validation set (``loss`` of a constant prediction; for
@@ -26,6 +28,15 @@ job) and ``time`` (when the engine made it, Unix seconds: latency can be measure
 ``norms``     ``step``, ``names`` (one per weight layer), ``grad`` and ``weight`` (L2 norms) after that step: sampled
               by steps, not by time: the first, every k-th and the last, k = 1 for the first 500 steps, then 2, 4,
               8... (the history keeps the multiples of the current k: at most ~500 evenly spaced samples)
+``xray_ready`` ``step``: a new X-ray of the run can be fetched (Job.xray, GET /jobs/<id>/xray.json, the socket's
+              ``xray``; its JSON: docs/xray.md): after the last step of each step() request, and while running at
+              most every 0.5 s for 5 s after someone asked for an X-ray (nobody asking: no X-ray is recorded)
+``dists``     distributions over time, sampled every k steps (k = total_steps // 250, at least 1): ``step`` and
+              ``layers``, per weight layer ``name``, ``weight`` and ``grad`` (percentiles 5, 25, 50, 75, 95 of
+              its weight and weight gradient), ``activation`` (those of the following activation module's output
+              on the batch, or null), ``dead`` (share of ReLU units never active on the batch, else null),
+              ``saturated`` (share of sigmoid/tanh outputs within 0.02 of their bounds, else null); the
+              history keeps them all (per run, ``dists``)
 ``lr``        ``step``, ``lr``: the learning rate was changed while running
 ``pace``      ``pace`` (steps per second at most, 0: no limit), ``step``: the speed was changed (run 0)
 ``done``      final metrics of a run: ``train_loss, val_loss, val_acc, test_loss, test_acc, steps, seconds``;
@@ -46,7 +57,8 @@ import numpy as np
 
 __all__ = ["EVENT_TYPES", "JSON", "Series", "clean", "decimate", "dumps"]
 
-EVENT_TYPES = ("state", "dataset", "steps", "eval", "snapshot", "norms", "lr", "pace", "done", "history")
+EVENT_TYPES = ("state", "dataset", "steps", "eval", "snapshot", "norms", "xray_ready", "dists", "lr", "pace", "done",
+               "history")
 
 
 def clean(value):

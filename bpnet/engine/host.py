@@ -21,15 +21,17 @@ from .job import Job, JobError
 
 __all__ = ["OPS", "build_job", "host_job", "answer"]
 
-OPS = ("pause", "resume", "stop", "set_lr", "set_pace", "predict_digit", "model_npz", "history", "history_csv", "send_history")
+OPS = ("pause", "resume", "stop", "step", "set_lr", "set_pace", "predict_digit", "model_npz", "history", "history_csv", "send_history")
 
 
 def build_job(job_id, spec):
-    """The Job a spec describes: {"config": {...}} or {"comparison": name, "config": {...} or None}. Its budget
-    was checked where it was requested (web/jobs.prepare)."""
+    """The Job a spec describes: {"config": {...}} or {"comparison": name, "config": {...} or None}, and
+    "paused": true for a job that waits at step 0 (step mode). Its budget was checked where it was requested
+    (web/jobs.prepare)."""
+    paused = bool(spec.get("paused"))
     if spec.get("comparison"):
-        return compare_job(spec["comparison"], spec.get("config"), job_id=job_id, budget=False)
-    return Job(spec.get("config") or {}, job_id=job_id, budget=False)
+        return compare_job(spec["comparison"], spec.get("config"), job_id=job_id, budget=False, paused=paused)
+    return Job(spec.get("config") or {}, job_id=job_id, budget=False, paused=paused)
 
 
 def answer(job, request, send):

@@ -4,6 +4,9 @@
     unsubscribe = job.subscribe(print)     # first call: a 'history' event; then live events
     job.start(); job.pause(); job.set_lr(0.001); job.set_pace(30); job.resume(); job.stop(); job.wait()
 
+Step mode: Job(config, paused=True).start() makes the data and the model and waits at step 0 ('paused');
+job.step(5) runs five minibatches and pauses again, job.step("epoch") runs to the end of the epoch.
+
 Controls only set flags that the training loop reads between steps; a thread is never killed. Listeners are
 called outside the job's locks (events are queued under the lock, delivered in order once it is released), so a
 listener may call any method of the job. A job may hold
@@ -26,8 +29,9 @@ from .events import clean
 from .recorder import Recorder
 from .trainer import Diverged, Interrupted, Trainer
 from .verdict import judge
+from .xray import XRay, dists
 
-__all__ = ["Job", "JobError", "STATES", "TERMINAL", "STOPPED_BY_USER"]
+__all__ = ["Job", "JobError", "STATES", "TERMINAL", "STOPPED_BY_USER", "MAX_STEP_COUNT", "step_count"]
 
 log = logging.getLogger("bpnet.engine")
 STATES = ("created", "running", "paused", "finished", "stopped", "failed")
@@ -35,10 +39,27 @@ TERMINAL = ("finished", "stopped", "failed")
 STOPPED_BY_USER = "stopped by the user"
 OUT_OF_MEMORY = ("the server ran out of memory training this job: try a smaller batch size, fewer samples or "
                  "smaller layers (or start it when fewer jobs are running)")
+MAX_STEP_COUNT = 1000  # minibatches one step() may ask for
+XRAY_INTEREST = 5.0  # s: a running job records X-rays for this long after someone asked for one
+XRAY_INTERVAL = 0.5  # s: at most two X-rays (and 'xray_ready' events) a second while running
+DISTS_SAMPLES = 250  # 'dists' events over a run: every max(1, total_steps // DISTS_SAMPLES) steps
 
 
 class JobError(ValueError):
     """A control that does not apply in the job's current state (e.g. pausing a finished job)."""
+
+
+def step_count(steps):
+    """A step() request read: a whole number of minibatches from 1 to MAX_STEP_COUNT, or "epoch"."""
+    if isinstance(steps, str) and steps.strip().lower() == "epoch":
+        return "epoch"
+    if isinstance(steps, str) and steps.strip().isascii() and steps.strip().isdigit():
+        steps = int(steps.strip())
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEP_COUNT:
+        shown = repr(steps)[:40]
+        raise ValueError(f"steps must be a whole number of minibatches from 1 to {MAX_STEP_COUNT}, or 'epoch' "
+                         f"(to the end of the epoch); got {shown}")
+    return steps
 
 
 class _EventLock:
@@ -61,12 +82,14 @@ class _EventLock:
 
 
 class Job:
-    """Runs one config, or several labelled configs side by side (runs=[(label, config), ...])."""
+    """Runs one config, or several labelled configs side by side (runs=[(label, config), ...]).
+
+    paused=True: start() makes the job wait at step 0, paused, for step() or resume()."""
 
     def __init__(self, config=None, runs=None, job_id=None, report_interval=0.05, snapshot_interval=0.1,
-                 kind="train", budget=None):
+                 kind="train", budget=None, paused=False):
         """budget: the Limits its runs must fit together (engine/budget.py; None: from the environment, False:
-        none, for a job whose configs were checked where it was requested)."""
+        none, for a job whose configs were checked where it was requested). paused: start() waits at step 0."""
         if (config is None) == (runs is None):
             raise ValueError("give either a config or a list of runs")
         runs = [("", config)] if runs is None else list(runs)
@@ -77,6 +100,9 @@ class Job:
         self.kind = kind
         self.trainers = [Trainer(cfg) for cfg in configs]
         self.recorders = [Recorder(label, t) for (label, _), t in zip(runs, self.trainers)]
+        self.xrays = [XRay(t) for t in self.trainers]
+        self._xray_wanted = 0.0  # monotonic time until which a running job records X-rays
+        self._xray_last = [-XRAY_INTERVAL] * len(self.trainers)  # when each run last recorded one
         self.state, self.message = "created", ""
         self.report_interval, self.snapshot_interval = report_interval, snapshot_interval
         self._lock = _EventLock(self._deliver)  # state, subscribers, seq, histories: held briefly; the events
@@ -91,6 +117,8 @@ class Job:
         self._stop, self._stop_end = False, None
         self._pace = self.config.get("pace", 0)  # steps (rounds of steps) per second at most; 0: no limit
         self._pending_lr = None
+        self.start_paused = bool(paused)
+        self._stepping = None  # while stepping: the steps each run still has to make before pausing again
         self._subscribers = {}
         self._seq = 0
         self._thread = None
@@ -176,10 +204,15 @@ class Job:
 
     # --- controls -----------------------------------------------------------------------------
     def start(self):
+        """Start training in a thread (or, for a job made with paused=True, wait at step 0 in state 'paused')."""
         with self._lock:
             if self.state != "created":
                 raise JobError(f"job already {self.state}")
-            self._set_state("running")
+            if self.start_paused:
+                self._resume.clear()
+                self._set_state("paused", steps=[0] * self.run_count)
+            else:
+                self._set_state("running")
             self._thread = threading.Thread(target=self._run, name=f"bpnet-job-{self.id[:8]}", daemon=True)
             self._thread.start()
         return self
@@ -191,8 +224,27 @@ class Job:
             with self._lock:
                 if self.state != "running":
                     raise JobError(f"cannot pause a job that is {self.state}")
+                self._stepping = None  # a pause while stepping ends the stepping too
                 self._resume.clear()
                 self._set_state("paused", steps=[t.step for t in self.trainers])
+
+    def step(self, steps=1):
+        """From 'paused': run `steps` minibatches (1 to MAX_STEP_COUNT) in every run, or "epoch" (each run up to
+        the end of its current epoch), then pause again: state events 'running', then 'paused' with `steps`, the
+        step each run stopped at (a run that reaches its last step finishes instead). Returns {"state", "until"}:
+        the steps the runs will pause at."""
+        steps = step_count(steps)
+        with self._model_lock, self._lock:
+            if self.state != "paused":
+                hint = " (pause it first)" if self.state == "running" else ""
+                raise JobError(f"cannot step a job that is {self.state}{hint}")
+            stepping = [t.steps_per_epoch - t.step % t.steps_per_epoch if steps == "epoch" else steps
+                      for t in self.trainers]
+            until = [min(t.step + n, t.total_steps) for t, n in zip(self.trainers, stepping)]
+            self._stepping = stepping
+            self._set_state("running")
+            self._resume.set()
+        return {"state": "running", "until": until}
 
     def resume(self):
         with self._lock:
@@ -321,11 +373,15 @@ class Job:
                     rec.exclude_pause(time.monotonic() - paused_at)
                 continue
             self._apply_pending_lr()
+            stepping = self._stepping
             for entry in list(live):
                 i, rec, steps = entry
+                if stepping is not None and stepping[i] <= 0:  # stepping: this run has made its steps
+                    continue
                 with self._model_lock:
                     if self._stop or not self._resume.is_set():  # paused or stopped since the round began
                         break
+                    sample = self._arm_xray(i, stepping)
                     try:
                         record = next(steps)
                     except StopIteration:
@@ -334,17 +390,27 @@ class Job:
                         rec.failure = str(exc)
                         record = None
                     except Interrupted:  # stopped within the step: the runs end below, 'stopped'
+                        self.xrays[i].disarm()
                         break
+                    if record is None:
+                        self.xrays[i].disarm()
+                    elif sample:
+                        self._finish_xray(i, record, sample, stepping)
                     if record is None:
                         live.remove(entry)
                         self._finish_run(i, rec)
                         continue
                     with self._lock:
                         rec.add(record)
+                        if stepping is not None and stepping is self._stepping:
+                            stepping[i] -= 1
                     if "eval" in record:
                         with self._lock:  # record and announce together: a new subscriber sees it once
                             self._emit("eval", run=i, **rec.eval_event(record["eval"]))
                             self._emit("snapshot", run=i, **rec.snapshot(record["eval"]))
+            if stepping is not None and live and all(stepping[i] <= 0 for i, _, _ in live):
+                self._end_stepping(live, stepping)
+                continue
             now = time.monotonic()
             if now - last_report >= self.report_interval:
                 snap = now - last_snapshot >= self.snapshot_interval
@@ -358,6 +424,59 @@ class Job:
             with self._lock:
                 for i, rec, _ in live:
                     self._emit("done", run=i, stopped=True, steps=rec.trainer.step)
+
+    # --- X-rays and distributions -----------------------------------------------------------------
+    def _arm_xray(self, i, stepping):
+        """Before run i's next step (model lock held): whether to record it, and why ({'dists', 'announce'}):
+        the last step of a step() request, a running job someone x-rayed lately (at most every XRAY_INTERVAL),
+        and every k-th step for the distributions."""
+        t, now, why = self.trainers[i], time.monotonic(), set()
+        if stepping is not None and stepping[i] == 1:
+            why.add("announce")
+        elif now < self._xray_wanted and now - self._xray_last[i] >= XRAY_INTERVAL:
+            why.add("announce")
+        if (t.step + 1) % max(1, t.total_steps // DISTS_SAMPLES) == 0:
+            why.add("dists")
+        if why:
+            self.xrays[i].arm()
+        return why
+
+    def _finish_xray(self, i, record, why, stepping):
+        shot = self.xrays[i].finish(record)
+        if shot is None:
+            return
+        with self._lock:
+            if "dists" in why:
+                payload = dists(self.trainers[i], dict(enumerate(shot["outputs"])))
+                self.recorders[i].dists.append(clean(payload))
+                self._emit("dists", run=i, **payload)
+            if "announce" in why:
+                self._xray_last[i] = time.monotonic()
+                self._emit("xray_ready", run=i, step=shot["step"])
+
+    def xray(self, run=0):
+        """The X-ray of run `run`'s latest recorded step (docs/xray.md; JSON-ready); a running job records
+        X-rays for XRAY_INTEREST s after each call ('xray_ready' events announce them)."""
+        if not 0 <= run < self.run_count:
+            raise JobError(f"this job has no run {run} (it has {self.run_count})")
+        self._xray_wanted = time.monotonic() + XRAY_INTEREST
+        shot = self.xrays[run].json()
+        if shot is None:
+            if self.state in TERMINAL:
+                raise JobError(f"this job {self.state} before any step was recorded: there is no X-ray")
+            if self.trainers[run].step == 0:
+                raise JobError("no step has run yet: press Step to run one minibatch and see it")
+            raise JobError("the X-ray of the next step is being recorded: an 'xray_ready' event announces it")
+        return clean(shot)
+
+    def _end_stepping(self, live, stepping):
+        """The runs have made the steps step() asked for: report them, then pause ('paused' with `steps`)."""
+        self._flush(live)
+        with self._lock:
+            if self._stepping is stepping and self.state == "running" and not self._stop:
+                self._stepping = None
+                self._resume.clear()
+                self._set_state("paused", steps=[t.step for t in self.trainers])
 
     def _flush(self, live):
         with self._model_lock:

@@ -31,6 +31,7 @@ class Recorder:
         self.snapshot_payload = None
         self.final, self.failure = None, ""
         self.verdict = None  # the run's verdict in words once it has ended (verdict.judge)
+        self.dists = []  # the 'dists' payloads (engine/xray.py), every k steps
         self.evaluates_periodically = trainer.config.get("eval_every") is not None
         self._reported = 0
         self.norm_every = 1
@@ -126,7 +127,7 @@ class Recorder:
         return {"label": self.label, "dataset": self.dataset_event(), "steps": rows, "evals": self.evals,
                 "norms": [self.norm_history[i] for i in decimate(len(self.norm_history), limit or len(self.norm_history))],
                 "snapshot": self.snapshot_payload, "lr_changes": self.lr_changes, "final": self.final,
-                "failure": self.failure, "verdict": self.verdict, "step": self.trainer.step, "total_steps": self.trainer.total_steps}
+                "failure": self.failure, "verdict": self.verdict, "dists": self.dists, "step": self.trainer.step, "total_steps": self.trainer.total_steps}
 
     def csv(self):
         """One row per step: step, epoch, loss, val_loss, val_acc, lr (validation of MNIST at evaluation steps)."""

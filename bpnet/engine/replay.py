@@ -30,7 +30,7 @@ class _Run:
     def __init__(self):
         self.label, self._dataset = "", {}
         self.steps = Series(STEP_COLUMNS)
-        self.evals, self.norm_history, self.lr_changes = [], [], []
+        self.evals, self.norm_history, self.lr_changes, self.dists = [], [], [], []
         self.snapshot_payload = self.final = None
         self.failure, self.verdict = "", None
         self.trainer = types.SimpleNamespace(step=0, total_steps=0)
@@ -56,6 +56,8 @@ class _Run:
         elif kind == "norms":
             self._pending_norms.append(_payload(event))
             self.pending_norms()
+        elif kind == "dists":
+            self.dists.append(_payload(event))
         elif kind == "snapshot":
             self.snapshot_payload = _payload(event)
         elif kind == "lr":

@@ -1,0 +1,250 @@
+"""The X-ray of a training step: every module's output and output gradient, every parameter before, its
+gradient, after the update, and the optimiser's state, recorded with the library's hooks as the network
+computed them (register_forward_hook / register_full_backward_hook), never recomputed for display.
+
+    xray = XRay(trainer)
+    xray.arm()                 # between two steps (model lock held): hooks on, the weights "before" copied
+    record = next(steps)       # the step runs; the hooks keep copies of what flows through
+    xray.finish(record)        # gradients, "after" and the optimiser's state copied; hooks off
+    xray.json()                # the JSON of docs/xray.md
+
+Hooks are registered only while a step is being recorded, so a job nobody x-rays pays nothing. Networks small
+enough to draw (SMALL) get every number; bigger ones a per-layer summary with pictures (docs/xray.md).
+"""
+import numpy as np
+
+from .. import nn, no_grad
+
+__all__ = ["XRay", "SMALL", "is_small", "dists"]
+
+# small enough to draw: weight layers, units per layer, input features, samples in the batch
+SMALL = {"weight_layers": 6, "units": 32, "features": 8, "batch": 256}
+WEIGHTED = (nn.Linear, nn.Conv2d)
+SATURATING = (nn.Tanh, nn.Sigmoid)
+ACTIVATIONS = (nn.ReLU, nn.LeakyReLU) + SATURATING
+PERCENTILES = (5, 25, 50, 75, 95)
+TILES, IMAGE_SIDE = 64, 64  # summary: first-layer tiles shown, largest side of a weight picture
+
+
+def is_small(config, in_shape):
+    """True when the network is drawn unit by unit (every number in the X-ray), else a summary."""
+    return (config.get("model") != "cnn" and len(in_shape) == 1 and in_shape[0] <= SMALL["features"]
+            and len(config["hidden"]) + 1 <= SMALL["weight_layers"]
+            and all(h <= SMALL["units"] for h in config["hidden"]) and config["batch_size"] <= SMALL["batch"])
+
+
+def module_names(model):
+    """'Linear 1', 'Tanh 1', 'Linear 2'... : each module of the Sequential, numbered within its type."""
+    counts, names = {}, []
+    for m in model:
+        kind = type(m).__name__
+        counts[kind] = counts.get(kind, 0) + 1
+        names.append(f"{kind} {counts[kind]}")
+    return names
+
+
+def _copy(value):
+    return None if value is None else np.array(value, copy=True)
+
+
+def _state(optimizer, p):
+    """A copy of the optimiser's state for p (momentum_buffer; Adam's step, exp_avg, exp_avg_sq...)."""
+    return {k: np.array(v, copy=True) if isinstance(v, np.ndarray) else v for k, v in optimizer.state[p].items()}
+
+
+def _stats(a):
+    a = np.asarray(a, dtype=np.float64).ravel()
+    if not a.size:
+        return {"norm": 0.0, "percentiles": [None] * len(PERCENTILES)}
+    return {"norm": float(np.linalg.norm(a)), "percentiles": np.percentile(a, PERCENTILES).tolist()}
+
+
+def _picture(a, side=IMAGE_SIDE):
+    """A 2-D picture of a weight array (conv: out x in*k*k), every value shown one the network holds (strided)."""
+    a = np.asarray(a)
+    a = a.reshape(a.shape[0], -1) if a.ndim > 1 else a.reshape(1, -1)
+    return a[::max(1, -(-a.shape[0] // side)), ::max(1, -(-a.shape[1] // side))]
+
+
+class XRay:
+    """Records the steps it is armed for, keeping the latest (see the module docstring)."""
+
+    def __init__(self, trainer):
+        self.trainer = trainer
+        self.modules = list(trainer.model)
+        self.names = module_names(trainer.model)
+        self.small = is_small(trainer.config, trainer.task.in_shape)
+        self.latest = None  # the last recorded step: numpy copies
+        self._handles, self._rec = [], None
+
+    @property
+    def armed(self):
+        return self._rec is not None
+
+    def arm(self):
+        """Record the next step (call between two steps, with the model lock held)."""
+        if self.armed:
+            return
+        opt = self.trainer.optimizer
+        params = [{n: p for n, p in m.named_parameters()} for m in self.modules]
+        self._rec = {"phase": "forward", "x": None, "y": None, "outputs": [None] * len(self.modules),
+                     "grads": [None] * len(self.modules), "params": params,
+                     "before": [{n: _copy(p.data) for n, p in ps.items()} for ps in params],
+                     "state_before": [{n: _state(opt, p) for n, p in ps.items()} for ps in params]}
+        for i, m in enumerate(self.modules):
+            self._handles.append(m.register_forward_hook(self._forward_hook(i)))
+            self._handles.append(m.register_full_backward_hook(self._backward_hook(i)))
+        self._handles.append(self.trainer.task.criterion.register_forward_hook(self._loss_hook))
+
+    def _forward_hook(self, i):
+        def hook(module, inputs, output):
+            rec = self._rec
+            if rec is None or rec["phase"] != "forward":  # an evaluation's forward in the same step
+                return
+            if i == 0:
+                rec["x"] = _copy(inputs[0])
+            rec["outputs"][i] = _copy(output)
+        return hook
+
+    def _backward_hook(self, i):
+        def hook(module, grad_input, grad_output):
+            rec = self._rec
+            if rec is not None and rec["phase"] == "backward":  # (none before the first weight layer: the data
+                rec["grads"][i] = _copy(grad_output[0])         # needs no gradient, backward stops there)
+        return hook
+
+    def _loss_hook(self, module, inputs, loss):
+        rec = self._rec
+        if rec is not None and rec["phase"] == "forward":
+            rec["y"], rec["phase"] = _copy(inputs[1]), "backward"
+
+    def disarm(self):
+        """Hooks off, nothing kept (a step that did not complete: stopped, diverged, the end of the data)."""
+        for h in self._handles:
+            h.remove()
+        self._handles, self._rec = [], None
+
+    def finish(self, record):
+        """The step `record` (the trainer's record of it) has run: keep it as the latest X-ray."""
+        rec, opt = self._rec, self.trainer.optimizer
+        self.disarm()
+        if rec is None or rec["phase"] != "backward":
+            return None
+        rec.update(step=record["step"], lr=record["lr"], loss=record["loss"])
+        rec["after"] = [{n: _copy(p.data) for n, p in ps.items()} for ps in rec["params"]]
+        rec["grad"] = [{n: _copy(p.grad) for n, p in ps.items()} for ps in rec["params"]]
+        rec["state"] = [{n: _state(opt, p) for n, p in ps.items()} for ps in rec["params"]]
+        del rec["params"]
+        if self.small:
+            rec["units"] = self._units()
+        self.latest = rec
+        return rec
+
+    def _units(self):
+        """Each hidden unit's picture: every activation module's output over the task's input grid, with the
+        weights after the step (eval mode: batch norm's running statistics, no dropout)."""
+        task = self.trainer.task
+        if not hasattr(task, "grid"):
+            return None
+        if hasattr(task, "grid_raw"):
+            grid, keep = {"x": task.grid_raw[:, 0]}, slice(None)
+            shape = (len(task.grid_raw),)
+        else:
+            sx, sy = max(1, len(task.xs) // 30), max(1, len(task.ys) // 30)
+            idx = np.arange(len(task.ys) * len(task.xs)).reshape(len(task.ys), len(task.xs))[::sy, ::sx]
+            grid, keep, shape = {"xs": task.xs[::sx], "ys": task.ys[::sy]}, idx.ravel(), idx.shape
+        picks = [i for i, m in enumerate(self.modules) if isinstance(m, ACTIVATIONS)]
+        seen = {}
+        handles = [self.modules[i].register_forward_hook(
+            lambda m, a, out, i=i: seen.__setitem__(i, np.array(out, copy=True))) for i in picks]
+        was_training = self.trainer.model.training
+        try:
+            self.trainer.model.eval()
+            with no_grad():
+                self.trainer.model(task.grid[keep])
+        finally:
+            self.trainer.model.train(was_training)
+            for h in handles:
+                h.remove()
+        return {"grid": grid, "layers": [{"name": self.names[i], "index": i,
+                                          "values": [seen[i][:, u].reshape(shape) for u in range(seen[i].shape[1])]}
+                                         for i in picks]}
+
+    # --- the JSON -------------------------------------------------------------------------------
+    def json(self):
+        """The latest X-ray as docs/xray.md describes it (numpy arrays; events.clean makes them JSON)."""
+        rec, t = self.latest, self.trainer
+        if rec is None:
+            return None
+        c = t.config
+        out = {"step": rec["step"], "lr": rec["lr"], "loss": rec["loss"], "optimizer": c["optimizer"],
+               "loss_fn": type(t.task.criterion).__name__, "reduction": t.task.criterion.reduction,
+               "sample_count": len(rec["x"]), "summary": not self.small, "batch_norm": bool(c["batch_norm"])}
+        if self.small:
+            out.update(x=rec["x"], y=rec["y"], units=rec.get("units"))
+        else:
+            out.update(x_shape=list(rec["x"].shape), y=rec["y"])
+        out["layers"] = [self._layer(rec, i) for i in range(len(self.modules))]
+        return out
+
+    def _layer(self, rec, i):
+        m = self.modules[i]
+        layer = {"name": self.names[i], "type": type(m).__name__, "index": i}
+        params = {}
+        for n in rec["before"][i]:
+            entry = {"before": rec["before"][i][n], "grad": rec["grad"][i][n], "after": rec["after"][i][n],
+                     "state": rec["state"][i][n], "state_before": rec["state_before"][i][n]}
+            if not self.small:
+                entry = {"shape": list(entry["before"].shape),
+                         **{k: _stats(entry[k]) for k in ("before", "grad", "after")}}
+            params[n] = entry
+        if self.small:
+            layer.update(output=rec["outputs"][i], grad_output=rec["grads"][i])
+        else:
+            grad = rec["grads"][i]
+            layer.update(output_shape=list(rec["outputs"][i].shape), output=_stats(rec["outputs"][i]),
+                         grad_output=None if grad is None else _stats(grad))
+            layer["images"] = self._images(rec, i, m)
+        if params:
+            layer["params"] = params
+        return layer
+
+    def _images(self, rec, i, m):
+        """Summary pictures: a weight layer's W and dL/dW; MNIST's first Linear as 28x28 tiles; a conv layer's
+        filters and one digit's feature maps."""
+        if not isinstance(m, WEIGHTED):
+            return None
+        w, g = rec["after"][i]["weight"], rec["grad"][i]["weight"]
+        images = {"weight": _picture(w), "grad": _picture(g)}
+        if isinstance(m, nn.Linear) and w.shape[1] == 784:
+            images["tiles"] = w[:TILES].reshape(-1, 28, 28)
+        if isinstance(m, nn.Conv2d):
+            images["filters"] = w[:, 0] if w.shape[1] == 1 else w.mean(axis=1)
+            images["feature_maps"] = rec["outputs"][i][0]
+        return images
+
+
+def dists(trainer, outputs):
+    """The 'dists' payload of a step: per weight layer the percentiles of its weight, gradient and of the
+    following activation module's output (`outputs`: {module index: output}), the share of dead ReLU units
+    (never active on the batch) and of saturated sigmoid/tanh outputs (within 0.02 of their bounds)."""
+    modules, names = list(trainer.model), module_names(trainer.model)
+    layers = []
+    for i, m in enumerate(modules):
+        if not isinstance(m, WEIGHTED):
+            continue
+        entry = {"name": names[i], "weight": np.percentile(m.weight.data, PERCENTILES),
+                 "grad": np.percentile(m.weight.grad, PERCENTILES), "activation": None, "dead": None,
+                 "saturated": None}
+        act = next((j for j in range(i + 1, len(modules)) if isinstance(modules[j], ACTIVATIONS + WEIGHTED)), None)
+        if act is not None and isinstance(modules[act], ACTIVATIONS) and act in outputs:
+            a, kind = outputs[act], modules[act]
+            entry["activation"] = np.percentile(a, PERCENTILES)
+            units = a.reshape(a.shape[0], a.shape[1], -1)
+            if isinstance(kind, nn.ReLU):
+                entry["dead"] = float(np.mean(~(units > 0).any(axis=(0, 2))))
+            elif isinstance(kind, SATURATING):
+                lo = -1.0 if isinstance(kind, nn.Tanh) else 0.0
+                entry["saturated"] = float(np.mean((a - lo < 0.02) | (1.0 - a < 0.02)))
+        layers.append(entry)
+    return {"step": trainer.step, "layers": layers}
