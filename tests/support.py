@@ -12,7 +12,7 @@ import pytest
 __all__ = ["TINY", "TINY_MNIST", "DIVERGING_MNIST", "TEST_SETTINGS", "TIMEOUT", "fast_config", "long_config", "wait_until",
            "SocketClient", "CHROMIUM", "CHROMEDRIVER", "CHROME_FLAGS", "check_continuity", "free_port",
            "descendants", "alive", "wait_healthy", "strict", "check_predict_refused_after_divergence", "Processes",
-           "RedisServer", "REDIS_WEB_ENV", "LiveClient", "serve_dashboard"]
+           "RedisServer", "REDIS_WEB_ENV", "LiveClient", "serve_dashboard", "STEP_FIT", "check_step_mode"]
 
 
 # --- configs --------------------------------------------------------------------------------------
@@ -206,6 +206,72 @@ def check_resume_and_set_lr(client, job_id, paused, step):
     assert later and all(e["lr"] == pytest.approx(0.003) for e in later)
     bad = client.call("set_lr", {"job_id": job_id, "lr": -1})
     assert bad["ok"] is False and "lr" in bad.get("errors", {}), bad
+
+
+STEP_FIT = {"task": "function", "formula": "sin(2*x)", "n_samples": 60, "hidden": [6, 5], "batch_size": 12,
+            "epochs": 5, "seed": 3}  # 4 steps per epoch
+
+
+def _get_json(client, path):
+    """(status, JSON) of a GET through a Flask test client's session or a LiveClient."""
+    if hasattr(client, "base_url"):
+        resp = client.get(path)
+        return resp.status_code, resp.json()
+    resp = client.http.get(path)
+    return resp.status_code, resp.get_json()
+
+
+def check_step_mode(client, watcher):
+    """Step mode end to end through any backend: a paused start, exact steps, the X-ray over the socket and
+    HTTP (the same JSON), 'epoch', hostile counts and non-owners refused, rewind reproducing the losses bit
+    for bit (and with another lr). `watcher` is another session. Returns the last job's id."""
+    def paused_at(job_id, steps):
+        return client.wait_event(job_id, "state", lambda e: e["state"] == "paused" and e.get("steps") == steps)
+
+    ack = client.call("start", {"config": STEP_FIT, "paused": True})
+    assert ack["ok"], ack
+    job_id = ack["job_id"]
+    paused_at(job_id, [0])
+    no_step = client.call("xray", {"job_id": job_id})
+    assert no_step["ok"] is False and "no step has run yet" in no_step["message"]
+    assert _get_json(client, f"/jobs/{job_id}/xray.json")[0] == 409
+    assert client.call("step", {"job_id": job_id, "steps": 3}) == {"ok": True, "state": "running", "until": [3]}
+    paused_at(job_id, [3])
+    client.wait_event(job_id, "xray_ready", lambda e: e["step"] == 3)
+    shot = client.call("xray", {"job_id": job_id})
+    assert shot["ok"] and shot["xray"]["step"] == 3 and len(shot["xray"]["layers"]) == 5
+    assert _get_json(client, f"/jobs/{job_id}/xray.json") == (200, shot["xray"])
+    assert client.steps(job_id) == [1, 2, 3]
+    first_losses = [loss for e in client.events(job_id, "steps") for loss in e["loss"]]
+    seen = watcher.call("watch", {"job_id": job_id})
+    assert seen["ok"] and watcher.call("xray", {"job_id": job_id, "run": 0})["xray"] == shot["xray"]
+    for control in ({"steps": 1}, {"lr": 0.1}):
+        name = "step" if "steps" in control else "rewind"
+        refused = watcher.call(name, {"job_id": job_id, **control})
+        assert refused["ok"] is False and "belongs to another session" in refused["message"], refused
+    for bad in (0, 1001, -3, 2.5, True, None, "ten", [], {}):
+        refused = client.call("step", {"job_id": job_id, "steps": bad})
+        assert refused["ok"] is False and "from 1 to 1000, or 'epoch'" in refused["message"], (bad, refused)
+    for bad in (-1, 1, "0", True):
+        refused = client.call("xray", {"job_id": job_id, "run": bad})
+        assert refused["ok"] is False and "run must be" in refused["message"], (bad, refused)
+    assert client.call("start", {"config": STEP_FIT, "paused": "yes"})["ok"] is False
+    assert client.call("step", {"job_id": job_id, "steps": "epoch"})["until"] == [4]
+    paused_at(job_id, [4])
+    assert client.call("rewind", {"job_id": job_id, "lr": "fast"})["ok"] is False  # the job is kept
+    again = client.call("rewind", {"job_id": job_id})
+    assert again["ok"] and again["job_id"] != job_id, again
+    client.wait_state(job_id, "stopped")
+    paused_at(again["job_id"], [0])
+    client.call("step", {"job_id": again["job_id"], "steps": 3})
+    paused_at(again["job_id"], [3])
+    assert [loss for e in client.events(again["job_id"], "steps") for loss in e["loss"]] == first_losses
+    other_lr = client.call("rewind", {"job_id": again["job_id"], "lr": 0.1})
+    assert other_lr["ok"] and other_lr["lr"] == 0.1, other_lr
+    paused_at(other_lr["job_id"], [0])
+    refused = client.call("step", {"job_id": again["job_id"], "steps": 1})
+    assert refused["ok"] is False and "stopped" in refused["message"]
+    return other_lr["job_id"]
 
 
 def strict(value):

@@ -119,6 +119,9 @@ class RequestOps:
     def step(self, steps=1):
         return self._request("step", steps)
 
+    def xray(self, run=0):
+        return self._request("xray", run)
+
     def set_lr(self, lr):
         return self._request("set_lr", lr)
 

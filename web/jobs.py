@@ -10,7 +10,7 @@ import time
 from collections import OrderedDict
 
 from bpnet.engine import budget
-from bpnet.engine.config import validate_config
+from bpnet.engine.config import validate_config, validate_field
 from bpnet.engine.experiments import comparison_runs
 from bpnet.engine.job import TERMINAL
 from bpnet.engine.relay import room_of
@@ -59,12 +59,16 @@ class JobManager:
         self._orphan_timers = {}
 
     # --- jobs ---------------------------------------------------------------------------------
-    def start(self, owner, config=None, comparison=None, paused=False):
+    def start(self, owner, config=None, comparison=None, paused=False, replacing=None):
         """Create and start a job for `owner` (paused: waiting at step 0, step mode); raises ConfigError or
-        ServiceError (busy, already running)."""
+        ServiceError (busy, already running). replacing: the id of the owner's job this one takes the place of
+        (being stopped: rewind), not counted as running (one job per owner: the owner's slot passes to this one)."""
         with self._lock:  # reserve a slot; building the job (loading data) happens outside the lock
             # owners, not jobs: a job being started is briefly both recorded and starting (one job per owner)
-            running = set(self.backend.active_owners(list(self._jobs.values()))) | set(self._starting)
+            running = set(self.backend.active_owners(list(self._jobs.values())))
+            if replacing is not None:  # the owner's one job is the one being replaced: its slot is this one's
+                running.discard(owner)
+            running |= set(self._starting)
             if owner in running:
                 mine = next((e.job for e in self._jobs.values() if e.owner == owner and not e.job.done), None)
                 raise ServiceError("you already have a job running: stop it before starting another",
@@ -84,6 +88,20 @@ class JobManager:
             with self._lock:
                 self._starting.remove(owner)
         return job
+
+    def rewind(self, owner, job_id, lr=None):
+        """Stop `owner`'s job and start its config again, paused at step 0, with the same seed (same initial
+        weights and data order), with `lr` if given; returns the new job. The old job is stopped only once the
+        new config is known to be valid."""
+        old = self.owned(owner, job_id).job
+        if old.kind != "train":
+            raise ServiceError("rewind applies to a single run: start the comparison again instead")
+        config = dict(old.config)
+        if lr is not None:
+            config["lr"] = validate_field("lr", lr, config["task"])
+        prepare(config, None, self.limits)  # a ConfigError here leaves the old job as it was
+        old.stop("stopped: rewound to step 0")
+        return self.start(owner, config=config, paused=True, replacing=old.id)
 
     def get(self, job_id):
         if not isinstance(job_id, str):

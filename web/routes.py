@@ -9,6 +9,7 @@ from flask import (Blueprint, abort, current_app, jsonify, render_template, requ
 
 from bpnet.engine import lessons
 from bpnet.engine.config import schema
+from bpnet.engine.job import JobError
 from bpnet.engine.experiments import BASE_TASKS, COMPARISONS, comparison_defaults
 from bpnet.engine.setups import lesson_setups, read_setup
 
@@ -110,6 +111,16 @@ def model_npz(job_id):
     run = _run_index(entry)
     return send_file(io.BytesIO(entry.job.model_npz(run)), mimetype="application/octet-stream", as_attachment=True,
                      download_name=f"bpnet-{job_id[:8]}-run{run}-model.npz")
+
+
+@pages.get("/jobs/<job_id>/xray.json")
+def xray_json(job_id):
+    """The X-ray of a run's latest recorded step (docs/xray.md); 409 with the reason when there is none yet."""
+    entry = _entry(job_id)
+    try:
+        return jsonify(entry.job.xray(_run_index(entry)))
+    except (JobError, ServiceError) as exc:
+        return jsonify({"error": str(exc)}), 409
 
 
 @pages.get("/api/schema")

@@ -13,9 +13,12 @@ carries that job's job_id, page, page_url (its page, with the controls) and watc
            current epoch), then pauses again: state events 'running', then 'paused' with the exact `steps`
   rewind   {job_id, lr?}                            owner only -> {job_id (the new job), watch_url, lr}: stops
            the job and starts its config again, same seed (same initial weights and data order), with `lr`
-           if given, paused at step 0; the caller is attached to the new job ('history' + 'events')
+           if given, paused at step 0; the caller is attached to the new job ('history' + 'events'). Single runs
+           only (a comparison is refused: start it again)
   xray     {job_id, run?: k}                        owner and watchers -> {xray: {...}}: the X-ray of run k's
-           latest recorded step (docs/xray.md); asking keeps a running job recording (xray_ready events)
+           latest recorded step (docs/xray.md; also GET /jobs/<job_id>/xray.json?run=k); refused with the reason
+           when there is none (step 0: "no step has run yet"); asking keeps a running job recording for 5 s
+           ('xray_ready' events, at most 2 a second)
   set_lr   {job_id, lr}                             owner only  -> {lr}; then an 'lr' event
   set_pace {job_id, pace}                           owner only  -> {pace}; then a 'pace' event: the speed limit
                                                     (steps/s, 0: none; limits: the schema's pace field)
@@ -64,6 +67,12 @@ def _obj(data):
     if not isinstance(data, dict):
         raise BadRequest(f"expected an object, got {type(data).__name__ if data is not None else 'nothing'}")
     return data
+
+
+def _run(run, entry):
+    if isinstance(run, bool) or not isinstance(run, int) or not 0 <= run < entry.job.run_count:
+        raise BadRequest(f"run must be the index of one of the job's runs (0 to {entry.job.run_count - 1})")
+    return run
 
 
 def _client():
@@ -214,6 +223,18 @@ def register(socketio, manager):
         entry = manager.owned(_client(), _job_id(data))
         return entry.job.step(step_count(_obj(data).get("steps", 1)))
 
+    @handler("rewind")
+    def rewind(data):
+        lr = _obj(data).get("lr")
+        job = manager.rewind(_client(), _job_id(data), lr)
+        attach(manager.get(job.id))
+        return {"job_id": job.id, "watch_url": url_for("pages.watch", job_id=job.id), "lr": job.config["lr"]}
+
+    @handler("xray")
+    def xray(data):
+        entry = manager.get(_job_id(data))
+        return {"xray": entry.job.xray(_run(_obj(data).get("run", 0), entry))}
+
     @handler("set_lr")
     def set_lr(data):
         entry = manager.owned(_client(), _job_id(data))
@@ -231,9 +252,7 @@ def register(socketio, manager):
         if (not isinstance(pixels, list) or len(pixels) != 784
                 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1 for v in pixels)):
             raise BadRequest("pixels must be a list of 784 numbers from 0 to 1 (a 28x28 image, row by row)")
-        run = _obj(data).get("run", 0)
-        if isinstance(run, bool) or not isinstance(run, int) or not 0 <= run < entry.job.run_count:
-            raise BadRequest("run must be the index of one of the job's runs")
+        run = _run(_obj(data).get("run", 0), entry)
         if not predictions.allow(request.sid):  # a watcher predicting flat out would slow the owner's training
             raise BadRequest(f"too many predictions: at most {PREDICT_RATE} a second from one page; "
                              "try again in a moment")

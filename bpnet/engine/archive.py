@@ -26,6 +26,13 @@ MODEL_CACHE = 2  # models rebuilt from archives for predictions, kept process-wi
 _models, _models_lock = collections.OrderedDict(), threading.Lock()
 
 
+def _latest_xray(job, run):
+    try:
+        return job.xray(run)
+    except JobError:
+        return None
+
+
 class Blob:
     """Bytes in memory while small, in an anonymous temporary file (deleted with the Blob) beyond SPILL_BYTES."""
 
@@ -62,7 +69,8 @@ class JobArchive:
     def from_job(cls, job):
         """Archive an ended Job (its full history, CSVs and models)."""
         meta = {"job_id": job.id, "kind": job.kind, "state": job.state, "message": job.message,
-                "configs": [t.config for t in job.trainers], "history_event": job.history_event()}
+                "configs": [t.config for t in job.trainers], "history_event": job.history_event(),
+                "xrays": [_latest_xray(job, i) for i in range(job.run_count)]}
         return cls(meta, json.dumps(job.history(), allow_nan=False), [job.history_csv(i) for i in range(job.run_count)],
                    [job.model_npz(i) for i in range(job.run_count)])
 
@@ -95,6 +103,15 @@ class JobArchive:
 
     def step(self, steps=1):
         raise JobError(f"cannot step a job that is {self.state}")
+
+    def xray(self, run=0):
+        """The X-ray of the run's last recorded step, as the job left it (docs/xray.md)."""
+        if not 0 <= run < self.run_count:
+            raise JobError(f"this job has no run {run} (it has {self.run_count})")
+        shot = (self.meta.get("xrays") or [None] * self.run_count)[run]
+        if shot is None:
+            raise JobError(f"this job {self.state} before any step was recorded: there is no X-ray")
+        return shot
 
     def set_lr(self, lr):
         raise JobError(f"cannot change the learning rate of a job that is {self.state}")

@@ -21,7 +21,7 @@ from .job import Job, JobError
 
 __all__ = ["OPS", "build_job", "host_job", "answer"]
 
-OPS = ("pause", "resume", "stop", "step", "set_lr", "set_pace", "predict_digit", "model_npz", "history", "history_csv", "send_history")
+OPS = ("pause", "resume", "stop", "step", "xray", "set_lr", "set_pace", "predict_digit", "model_npz", "history", "history_csv", "send_history")
 
 
 def build_job(job_id, spec):

@@ -132,6 +132,10 @@ class Job:
     def run_count(self):
         return len(self.trainers)
 
+    @property
+    def configs(self):
+        return [t.config for t in self.trainers]
+
     # --- events -------------------------------------------------------------------------------
     def subscribe(self, callback):
         """Call callback(event) with a 'history' event now, then with every new event; returns unsubscribe().

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from support import (TEST_SETTINGS, TINY_MNIST, check_continuity, check_predict_refused_after_divergence,
+from support import (TEST_SETTINGS, TINY_MNIST, check_continuity, check_predict_refused_after_divergence, check_step_mode,
                      check_resume_and_set_lr, fast_config, long_config, wait_until)
 from web import create_app
 
@@ -285,3 +285,13 @@ def test_the_pool_recovers_when_idle_workers_are_killed(wedged_pool, manager, mo
     assert manager.backend.unjammed == 1
     again = manager.start("someone", config=fast_config())  # and it goes on taking jobs
     assert again.wait(30) and again.state == "finished", (again.state, again.message)
+
+
+def test_step_mode_xray_and_rewind_through_worker_processes(socket_client, manager):
+    a = socket_client()
+    job_id = check_step_mode(a, socket_client())
+    a.call("stop", {"job_id": job_id})
+    a.wait_state(job_id, "stopped")
+    manager.get(job_id).job.wait(20)  # its archive has come: it answers the X-ray now
+    refused = a.call("xray", {"job_id": job_id})
+    assert refused["ok"] is False and "before any step was recorded" in refused["message"]

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from support import (TINY_MNIST, alive, check_continuity, check_predict_refused_after_divergence,
+from support import (TINY_MNIST, alive, check_continuity, check_predict_refused_after_divergence, check_step_mode,
                      check_resume_and_set_lr, descendants, fast_config, long_config, wait_until)
 
 TERMINAL = ("finished", "stopped", "failed")
@@ -261,3 +261,9 @@ def test_redis_restarted_mid_run_never_leaves_the_job_hanging(redis_server, redi
     wait_until(lambda: a.get("/healthz").status_code == 200, timeout=30, message="/healthz to answer 200 again")
     again = start(a, fast_config())
     finished_end_to_end(a, again, 20, timeout=60)
+
+
+def test_step_mode_xray_and_rewind_through_redis_workers(redis_server, redis_workers, redis_web, live_client):
+    redis_workers(2)  # the rewound job may start while the old one's worker stores its archive
+    url = redis_web()
+    check_step_mode(live_client(url), live_client(url))
