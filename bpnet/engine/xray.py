@@ -23,6 +23,7 @@ WEIGHTED = (nn.Linear, nn.Conv2d)
 SATURATING = (nn.Tanh, nn.Sigmoid)
 ACTIVATIONS = (nn.ReLU, nn.LeakyReLU) + SATURATING
 PERCENTILES = (5, 25, 50, 75, 95)
+SAMPLED = 4096  # values a percentile is taken over at most
 TILES, IMAGE_SIDE = 64, 64  # summary: first-layer tiles shown, largest side of a weight picture
 
 
@@ -52,11 +53,19 @@ def _state(optimizer, p):
     return {k: np.array(v, copy=True) if isinstance(v, np.ndarray) else v for k, v in optimizer.state[p].items()}
 
 
+def percentiles(a):
+    """The PERCENTILES of an array: exact up to SAMPLED values, else of SAMPLED evenly spaced ones (a large
+    layer's would cost more than its training step: the X-ray must cost nothing measurable)."""
+    a = np.asarray(a).ravel()
+    if a.size > SAMPLED:
+        a = a[::a.size // SAMPLED]
+    return np.percentile(a, PERCENTILES)
+
+
 def _stats(a):
-    a = np.asarray(a, dtype=np.float64).ravel()
-    if not a.size:
+    if not np.size(a):
         return {"norm": 0.0, "percentiles": [None] * len(PERCENTILES)}
-    return {"norm": float(np.linalg.norm(a)), "percentiles": np.percentile(a, PERCENTILES).tolist()}
+    return {"norm": float(np.linalg.norm(a)), "percentiles": percentiles(a)}
 
 
 def _picture(a, side=IMAGE_SIDE):
@@ -90,7 +99,8 @@ class XRay:
         self._rec = {"phase": "forward", "x": None, "y": None, "outputs": [None] * len(self.modules),
                      "grads": [None] * len(self.modules), "params": params,
                      "before": [{n: _copy(p.data) for n, p in ps.items()} for ps in params],
-                     "state_before": [{n: _state(opt, p) for n, p in ps.items()} for ps in params]}
+                     "state_before": [{n: _state(opt, p) if self.small else {} for n, p in ps.items()}
+                                      for ps in params]}
         for i, m in enumerate(self.modules):
             self._handles.append(m.register_forward_hook(self._forward_hook(i)))
             self._handles.append(m.register_full_backward_hook(self._backward_hook(i)))
@@ -133,11 +143,14 @@ class XRay:
         rec.update(step=record["step"], lr=record["lr"], loss=record["loss"])
         rec["after"] = [{n: _copy(p.data) for n, p in ps.items()} for ps in rec["params"]]
         rec["grad"] = [{n: _copy(p.grad) for n, p in ps.items()} for ps in rec["params"]]
-        rec["state"] = [{n: _state(opt, p) for n, p in ps.items()} for ps in rec["params"]]
+        rec["state"] = [{n: _state(opt, p) if self.small else {} for n, p in ps.items()} for ps in rec["params"]]
         del rec["params"]
         if self.small:
             rec["units"] = self._units()
         self.latest = rec
+        if not self.small:  # a big network's X-ray: its summary now, not its arrays (they are large)
+            self.latest = {**{k: rec[k] for k in ("step", "lr", "loss", "y")}, "x_shape": list(rec["x"].shape),
+                           "layers": [self._layer(rec, i) for i in range(len(self.modules))]}
         return rec
 
     def _units(self):
@@ -179,12 +192,12 @@ class XRay:
         c = t.config
         out = {"step": rec["step"], "lr": rec["lr"], "loss": rec["loss"], "optimizer": c["optimizer"],
                "loss_fn": type(t.task.criterion).__name__, "reduction": t.task.criterion.reduction,
-               "sample_count": len(rec["x"]), "summary": not self.small, "batch_norm": bool(c["batch_norm"])}
+               "sample_count": len(rec["y"]), "summary": not self.small, "batch_norm": bool(c["batch_norm"])}
         if self.small:
-            out.update(x=rec["x"], y=rec["y"], units=rec.get("units"))
+            out.update(x=rec["x"], y=rec["y"], units=rec.get("units"),
+                       layers=[self._layer(rec, i) for i in range(len(self.modules))])
         else:
-            out.update(x_shape=list(rec["x"].shape), y=rec["y"])
-        out["layers"] = [self._layer(rec, i) for i in range(len(self.modules))]
+            out.update(x_shape=rec["x_shape"], y=rec["y"], layers=rec["layers"])
         return out
 
     def _layer(self, rec, i):
@@ -233,13 +246,13 @@ def dists(trainer, outputs):
     for i, m in enumerate(modules):
         if not isinstance(m, WEIGHTED):
             continue
-        entry = {"name": names[i], "weight": np.percentile(m.weight.data, PERCENTILES),
-                 "grad": np.percentile(m.weight.grad, PERCENTILES), "activation": None, "dead": None,
+        entry = {"name": names[i], "weight": percentiles(m.weight.data),
+                 "grad": percentiles(m.weight.grad), "activation": None, "dead": None,
                  "saturated": None}
         act = next((j for j in range(i + 1, len(modules)) if isinstance(modules[j], ACTIVATIONS + WEIGHTED)), None)
         if act is not None and isinstance(modules[act], ACTIVATIONS) and act in outputs:
             a, kind = outputs[act], modules[act]
-            entry["activation"] = np.percentile(a, PERCENTILES)
+            entry["activation"] = percentiles(a)
             units = a.reshape(a.shape[0], a.shape[1], -1)
             if isinstance(kind, nn.ReLU):
                 entry["dead"] = float(np.mean(~(units > 0).any(axis=(0, 2))))
