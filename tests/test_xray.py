@@ -9,7 +9,7 @@ from bpnet.engine.xray import is_small
 
 from support import wait_until
 from twins import one_torch_thread, tnn, torch  # noqa: F401 (one_torch_thread: an autouse fixture)
-from test_step_mode import Events, stepped
+from test_step_mode import Events, step_and_wait, stepped
 
 FIT = {"task": "function", "formula": "sin(2*x)", "n_samples": 60, "hidden": [6, 5], "batch_size": 12,
        "epochs": 5, "seed": 3, "activation": "tanh"}
@@ -193,3 +193,25 @@ def test_dists_carry_percentiles_and_the_share_of_dead_or_saturated_units():
     assert sample["layers"][-1]["activation"] is None  # the output layer has no activation after it
     _, _, events = xray_after(dict(FIT, activation="relu"), 2)
     assert 0 <= events.of("dists")[-1]["layers"][0]["dead"] <= 1
+
+
+def test_hooks_are_on_only_for_the_steps_recorded():
+    job, events = stepped(dict(FIT, epochs=500), 1)  # 2000 steps, dists every 8: steps 2 and 3 are not recorded
+    hooked = lambda: [m for m in job.trainers[0].model if m._forward_hooks or m._backward_hooks]  # noqa: E731
+    assert not hooked()
+    calls = []
+    for m in job.trainers[0].model:  # a hook of our own counts the calls: it sees every step
+        m.register_forward_hook(lambda *a: calls.append(1))
+    step_and_wait(job, events, 3)
+    assert [len(m._forward_hooks) for m in job.trainers[0].model] == [1] * len(job.trainers[0].model)
+    assert [e["step"] for e in events.of("xray_ready")] == [1, 4] and job.xray()["step"] == 4
+    job.stop()
+    job.wait()
+
+
+def test_distributions_are_sampled_every_k_steps_without_an_xray():
+    job, events = stepped(dict(FIT, epochs=500), 30)  # 2000 steps: k = 8
+    assert [e["step"] for e in events.of("dists")] == [8, 16, 24]
+    assert [e["step"] for e in events.of("xray_ready")] == [30] and job.xray()["step"] == 30
+    job.stop()
+    job.wait()

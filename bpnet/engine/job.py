@@ -442,7 +442,7 @@ class Job:
         if (t.step + 1) % max(1, t.total_steps // DISTS_SAMPLES) == 0:
             why.add("dists")
         if why:
-            self.xrays[i].arm()
+            self.xrays[i].arm(full="announce" in why)
         return why
 
     def _finish_xray(self, i, record, why, stepping):
@@ -451,10 +451,11 @@ class Job:
             return
         with self._lock:
             if "dists" in why:
-                payload = dists(self.trainers[i], dict(enumerate(shot["outputs"])))
+                payload = dists(self.trainers[i], {j: out for j, out in enumerate(shot["outputs"])
+                                                  if out is not None})
                 self.recorders[i].dists.append(clean(payload))
                 self._emit("dists", run=i, **payload)
-            if "announce" in why:
+            if "announce" in why and shot["full"]:
                 self._xray_last[i] = time.monotonic()
                 self._emit("xray_ready", run=i, step=shot["step"])
 

@@ -90,20 +90,24 @@ class XRay:
     def armed(self):
         return self._rec is not None
 
-    def arm(self):
-        """Record the next step (call between two steps, with the model lock held)."""
+    def arm(self, full=True):
+        """Record the next step (call between two steps, with the model lock held). full=False: only the
+        activation modules' outputs, for the distributions (finish() then returns them, the X-ray stays)."""
         if self.armed:
             return
         opt = self.trainer.optimizer
-        params = [{n: p for n, p in m.named_parameters()} for m in self.modules]
-        self._rec = {"phase": "forward", "x": None, "y": None, "outputs": [None] * len(self.modules),
-                     "grads": [None] * len(self.modules), "params": params,
-                     "before": [{n: _copy(p.data) for n, p in ps.items()} for ps in params],
-                     "state_before": [{n: _state(opt, p) if self.small else {} for n, p in ps.items()}
-                                      for ps in params]}
+        params = [{n: p for n, p in m.named_parameters()} for m in self.modules] if full else None
+        self._rec = {"phase": "forward", "full": full, "x": None, "y": None, "outputs": [None] * len(self.modules),
+                     "grads": [None] * len(self.modules), "params": params}
+        if full:
+            self._rec.update(before=[{n: _copy(p.data) for n, p in ps.items()} for ps in params],
+                             state_before=[{n: _state(opt, p) if self.small else {} for n, p in ps.items()}
+                                           for ps in params])
         for i, m in enumerate(self.modules):
-            self._handles.append(m.register_forward_hook(self._forward_hook(i)))
-            self._handles.append(m.register_full_backward_hook(self._backward_hook(i)))
+            if full or isinstance(m, ACTIVATIONS):
+                self._handles.append(m.register_forward_hook(self._forward_hook(i)))
+            if full:
+                self._handles.append(m.register_full_backward_hook(self._backward_hook(i)))
         self._handles.append(self.trainer.task.criterion.register_forward_hook(self._loss_hook))
 
     def _forward_hook(self, i):
@@ -135,11 +139,14 @@ class XRay:
         self._handles, self._rec = [], None
 
     def finish(self, record):
-        """The step `record` (the trainer's record of it) has run: keep it as the latest X-ray."""
+        """The step `record` (the trainer's record of it) has run: keep it as the latest X-ray (if armed with
+        full=True). Returns the record (its "outputs": each module's, None where not recorded), or None."""
         rec, opt = self._rec, self.trainer.optimizer
         self.disarm()
         if rec is None or rec["phase"] != "backward":
             return None
+        if not rec["full"]:
+            return rec
         rec.update(step=record["step"], lr=record["lr"], loss=record["loss"])
         rec["after"] = [{n: _copy(p.data) for n, p in ps.items()} for ps in rec["params"]]
         rec["grad"] = [{n: _copy(p.grad) for n, p in ps.items()} for ps in rec["params"]]
