@@ -224,7 +224,8 @@ def _get_json(client, path):
 def check_step_mode(client, watcher):
     """Step mode end to end through any backend: a paused start, exact steps, the X-ray over the socket and
     HTTP (the same JSON), 'epoch', hostile counts and non-owners refused, rewind reproducing the losses bit
-    for bit (and with another lr). `watcher` is another session. Returns the last job's id."""
+    for bit (and with another lr). `watcher` is another session. Returns the last job's id (lr 0.1, paused at
+    step 0) and the first job's losses of steps 1-3."""
     def paused_at(job_id, steps):
         return client.wait_event(job_id, "state", lambda e: e["state"] == "paused" and e.get("steps") == steps)
 
@@ -271,7 +272,7 @@ def check_step_mode(client, watcher):
     paused_at(other_lr["job_id"], [0])
     refused = client.call("step", {"job_id": again["job_id"], "steps": 1})
     assert refused["ok"] is False and "stopped" in refused["message"]
-    return other_lr["job_id"]
+    return other_lr["job_id"], first_losses
 
 
 def strict(value):

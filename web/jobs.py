@@ -100,6 +100,8 @@ class JobManager:
         if lr is not None:
             config["lr"] = validate_field("lr", lr, config["task"])
         prepare(config, None, self.limits)  # a ConfigError here leaves the old job as it was
+        if old.done:  # an ended job: a start like any other (refused if the owner runs another job)
+            return self.start(owner, config=config, paused=True)
         old.stop("stopped: rewound to step 0")
         return self.start(owner, config=config, paused=True, replacing=old.id)
 

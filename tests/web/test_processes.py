@@ -289,7 +289,7 @@ def test_the_pool_recovers_when_idle_workers_are_killed(wedged_pool, manager, mo
 
 def test_step_mode_xray_and_rewind_through_worker_processes(socket_client, manager):
     a = socket_client()
-    job_id = check_step_mode(a, socket_client())
+    job_id, _ = check_step_mode(a, socket_client())
     a.call("stop", {"job_id": job_id})
     a.wait_state(job_id, "stopped")
     manager.get(job_id).job.wait(20)  # its archive has come: it answers the X-ray now

@@ -5,10 +5,12 @@ from support import STEP_FIT, check_step_mode, long_config, wait_until
 
 def test_step_mode_xray_and_rewind(socket_client, manager):
     a = socket_client()
-    job_id = check_step_mode(a, socket_client())
-    a.call("step", {"job_id": job_id, "steps": 2})
-    a.wait_event(job_id, "state", lambda e: e["state"] == "paused" and e.get("steps") == [2])
+    job_id, losses = check_step_mode(a, socket_client())
+    a.call("step", {"job_id": job_id, "steps": 3})
+    a.wait_event(job_id, "state", lambda e: e["state"] == "paused" and e.get("steps") == [3])
     assert a.call("xray", {"job_id": job_id})["xray"]["lr"] == 0.1  # the rewound job's lr
+    other = [loss for e in a.events(job_id, "steps") for loss in e["loss"]]
+    assert other[0] == losses[0] and other[1:] != losses[1:]  # the same start, then another way down
 
 
 def test_a_running_job_sends_xrays_while_someone_asks(socket_client, manager):
@@ -59,3 +61,32 @@ def test_dists_reach_the_page_and_its_history(socket_client, manager):
     watcher.call("watch", {"job_id": job_id})
     history = watcher.wait_for(lambda c: c.histories(job_id))[0]
     assert [d["step"] for d in history["runs"][0]["dists"]] == [1, 2]
+
+
+def test_an_ended_job_rewinds_unless_another_one_runs(socket_client, manager):
+    a = socket_client()
+    ended = a.call("start", {"config": STEP_FIT})["job_id"]
+    a.wait_state(ended, "finished")
+    running = a.call("start", {"config": long_config()})["job_id"]
+    refused = a.call("rewind", {"job_id": ended})
+    assert refused["ok"] is False and "already have a job running" in refused["message"]
+    a.call("stop", {"job_id": running})
+    a.wait_state(running, "stopped")
+    again = a.call("rewind", {"job_id": ended, "lr": 0.2})
+    assert again["ok"] and again["lr"] == 0.2
+    a.wait_event(again["job_id"], "state", lambda e: e["state"] == "paused" and e.get("steps") == [0])
+
+
+def test_a_comparison_steps_but_does_not_rewind(socket_client, manager):
+    a = socket_client()
+    ack = a.call("start", {"comparison": "normalization", "config": {"task": "function", "n_samples": 60,
+                                                                    "hidden": [4], "epochs": 2}, "paused": True})
+    job_id = ack["job_id"]
+    a.wait_state(job_id, "paused")
+    assert a.call("step", {"job_id": job_id, "steps": 2})["until"] == [2, 2]
+    a.wait_event(job_id, "state", lambda e: e["state"] == "paused" and e.get("steps") == [2, 2])
+    assert a.call("xray", {"job_id": job_id, "run": 1})["xray"]["step"] == 2
+    refused = a.call("rewind", {"job_id": job_id})
+    assert refused["ok"] is False and "single run" in refused["message"]
+    for bad in ({}, {"job_id": 5}, {"job_id": "x" * 100}, None, "job"):
+        assert a.call("rewind", bad)["ok"] is False
