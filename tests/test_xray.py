@@ -215,3 +215,33 @@ def test_distributions_are_sampled_every_k_steps_without_an_xray():
     assert [e["step"] for e in events.of("xray_ready")] == [30] and job.xray()["step"] == 30
     job.stop()
     job.wait()
+
+
+def test_xrays_read_while_they_are_recorded_are_whole():
+    """A page asks for the X-ray while the training thread records the next: it gets one or the other, whole."""
+    import threading
+    events = Events()
+    job = Job(dict(MNIST, epochs=3), paused=True)
+    job.subscribe(events)
+    job.start()
+    seen, problems, done = [], [], threading.Event()
+
+    def look():
+        while not done.is_set():
+            try:
+                seen.append(job.xray()["step"])
+            except JobError:
+                pass
+            except Exception as exc:  # noqa: BLE001 - the failure this test looks for
+                problems.append(repr(exc))
+    reader = threading.Thread(target=look)
+    reader.start()
+    try:
+        for _ in range(6):
+            step_and_wait(job, events, 1)
+    finally:
+        done.set()
+        reader.join()
+    assert not problems and seen == sorted(seen)
+    job.stop()
+    job.wait()

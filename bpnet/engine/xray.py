@@ -154,8 +154,8 @@ class XRay:
         del rec["params"]
         if self.small:
             rec["units"] = self._units()
-        self.latest = rec
-        if not self.small:  # a big network's X-ray: its summary now, not its arrays (they are large)
+            self.latest = rec  # (published whole: a reader in another thread sees this X-ray or the one before)
+        else:  # a big network's X-ray: its summary now, not its arrays (they are large)
             self.latest = {**{k: rec[k] for k in ("step", "lr", "loss", "y")}, "x_shape": list(rec["x"].shape),
                            "layers": [self._layer(rec, i) for i in range(len(self.modules))]}
         return rec
