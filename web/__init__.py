@@ -17,7 +17,7 @@ from .process_backend import ProcessBackend
 from .jobs import JobManager
 from .payloads import JSONProvider, Packet
 from .routes import PAGES, pages
-from .sockets import register
+from .sockets import XRAY_RATE, RateLimit, register
 from .transport import MAX_MESSAGE_BYTES, guard
 
 __all__ = ["create_app", "settings_from_env"]
@@ -99,7 +99,8 @@ def create_app(config=None):
                          limits=budget.Limits(app.config["MAX_JOB_MEMORY"], app.config["MAX_JOB_SECONDS"]))
     app.extensions["bpnet_jobs"] = manager
     app.register_blueprint(pages)
-    app.extensions["bpnet_predict_limit"] = register(socketio, manager)
+    app.extensions["bpnet_xray_limit"] = xrays = RateLimit(XRAY_RATE, XRAY_RATE)  # a big X-ray takes a while
+    app.extensions["bpnet_predict_limit"] = register(socketio, manager, xrays)
 
     @app.before_request
     def session_id():

@@ -14,6 +14,7 @@ from bpnet.engine.experiments import BASE_TASKS, COMPARISONS, comparison_default
 from bpnet.engine.setups import lesson_setups, read_setup
 
 from .jobs import ServiceError, page_of
+from .sockets import XRAY_RATE
 
 __all__ = ["pages"]
 
@@ -117,8 +118,11 @@ def model_npz(job_id):
 def xray_json(job_id):
     """The X-ray of a run's latest recorded step (docs/xray.md); 409 with the reason when there is none yet."""
     entry = _entry(job_id)
+    run = _run_index(entry)
+    if not current_app.extensions["bpnet_xray_limit"].allow("job:" + job_id):  # the page asks over the socket
+        return jsonify({"error": f"too many X-ray requests for this job: at most {XRAY_RATE} a second"}), 429
     try:
-        return jsonify(entry.job.xray(_run_index(entry)))
+        return jsonify(entry.job.xray(run))
     except (JobError, ServiceError) as exc:
         return jsonify({"error": str(exc)}), 409
 

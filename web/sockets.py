@@ -18,7 +18,8 @@ carries that job's job_id, page, page_url (its page, with the controls) and watc
   xray     {job_id, run?: k}                        owner and watchers -> {xray: {...}}: the X-ray of run k's
            latest recorded step (docs/xray.md; also GET /jobs/<job_id>/xray.json?run=k); refused with the reason
            when there is none (step 0: "no step has run yet"); asking keeps a running job recording for 5 s
-           ('xray_ready' events, at most 2 a second)
+           ('xray_ready' events, at most 2 a second); at most 4 requests a second per connection (xray.json:
+           per job, else 429)
   set_lr   {job_id, lr}                             owner only  -> {lr}; then an 'lr' event
   set_pace {job_id, pace}                           owner only  -> {pace}; then a 'pace' event: the speed limit
                                                     (steps/s, 0: none; limits: the schema's pace field)
@@ -44,12 +45,13 @@ from bpnet.engine.job import JobError, step_count
 from .jobs import ServiceError, room_of
 from .payloads import RESERVED, UNREADABLE
 
-__all__ = ["register", "BadRequest", "RateLimit"]
+__all__ = ["register", "BadRequest", "RateLimit", "XRAY_RATE"]
 
 log = logging.getLogger("bpnet.web")
 MAX_ID = 64
 LOG_EVERY = 60.0  # seconds between two log lines about one client's unreadable or unknown messages
 PREDICT_RATE = 8  # predictions a second per connection (a page drawing a digit asks about 7)
+XRAY_RATE = 4  # X-rays a second per connection (a page asks at most one per 'xray_ready', about 2 a second)
 
 
 class BadRequest(ValueError):
@@ -127,8 +129,9 @@ class RateLimit:
         self._buckets.pop(key, None)
 
 
-def register(socketio, manager):
-    """Attach the handlers to a Flask-SocketIO server driving `manager`; returns the predict rate limit."""
+def register(socketio, manager, xrays):
+    """Attach the handlers to a Flask-SocketIO server driving `manager`; returns the predict rate limit.
+    xrays: the X-ray requests' RateLimit (per connection here; per job for GET xray.json)."""
     throttled = _Throttled()
     predictions = RateLimit(PREDICT_RATE, PREDICT_RATE)  # per connection, owner or watcher
 
@@ -184,6 +187,7 @@ def register(socketio, manager):
     @socketio.on("disconnect")
     def on_disconnect(reason=None):
         predictions.forget(request.sid)
+        xrays.forget(request.sid)
         manager.disconnected(_client(), request.sid)
 
     @handler("start")
@@ -233,7 +237,11 @@ def register(socketio, manager):
     @handler("xray")
     def xray(data):
         entry = manager.get(_job_id(data))
-        return {"xray": entry.job.xray(_run(_obj(data).get("run", 0), entry))}
+        run = _run(_obj(data).get("run", 0), entry)
+        if not xrays.allow(request.sid):
+            raise BadRequest(f"too many X-ray requests: at most {XRAY_RATE} a second from one page; the "
+                             "'xray_ready' event says when a new one is there")
+        return {"xray": entry.job.xray(run)}
 
     @handler("set_lr")
     def set_lr(data):

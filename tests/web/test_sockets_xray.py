@@ -90,3 +90,22 @@ def test_a_comparison_steps_but_does_not_rewind(socket_client, manager):
     assert refused["ok"] is False and "single run" in refused["message"]
     for bad in ({}, {"job_id": 5}, {"job_id": "x" * 100}, None, "job"):
         assert a.call("rewind", bad)["ok"] is False
+
+
+def test_xray_requests_are_rate_limited(app, socket_client, http, manager):
+    limit = app.extensions["bpnet_xray_limit"]
+    now = [1000.0]
+    limit.clock = lambda: now[0]  # frozen: the bucket refills only when the test moves the clock
+    owner, watcher = socket_client(), socket_client()
+    job_id = owner.call("start", {"config": STEP_FIT, "paused": True})["job_id"]
+    owner.wait_state(job_id, "paused")
+    owner.call("step", {"job_id": job_id})
+    owner.wait_event(job_id, "xray_ready")
+    for client in (owner, watcher):  # per connection
+        acks = [client.call("xray", {"job_id": job_id}) for _ in range(limit.burst + 2)]
+        assert [a["ok"] for a in acks] == [True] * limit.burst + [False] * 2
+        assert "too many X-ray requests" in acks[-1]["message"]
+    codes = [http.get(f"/jobs/{job_id}/xray.json").status_code for _ in range(limit.burst + 1)]
+    assert codes == [200] * limit.burst + [429]
+    now[0] += 1.0
+    assert owner.call("xray", {"job_id": job_id})["ok"] and http.get(f"/jobs/{job_id}/xray.json").status_code == 200
