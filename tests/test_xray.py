@@ -245,3 +245,12 @@ def test_xrays_read_while_they_are_recorded_are_whole():
     assert not problems and seen == sorted(seen)
     job.stop()
     job.wait()
+
+
+def test_percentiles_are_numpys_and_large_arrays_are_sampled_evenly():
+    from bpnet.engine.xray import SAMPLED, percentiles
+    a = np.random.default_rng(0).standard_normal(1000).astype(np.float32)
+    np.testing.assert_allclose(percentiles(a), np.percentile(a.astype(np.float64), [5, 25, 50, 75, 95]), rtol=1e-12)
+    big = np.arange(10 * SAMPLED, dtype=np.float64)
+    np.testing.assert_allclose(percentiles(big), np.percentile(big[::10], [5, 25, 50, 75, 95]), rtol=1e-12)
+    assert percentiles(np.ones(1)).tolist() == [1.0] * 5

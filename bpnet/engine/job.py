@@ -29,7 +29,7 @@ from .events import clean
 from .recorder import Recorder
 from .trainer import Diverged, Interrupted, Trainer
 from .verdict import judge
-from .xray import XRay, dists
+from .xray_schedule import XRaySchedule
 
 __all__ = ["Job", "JobError", "STATES", "TERMINAL", "STOPPED_BY_USER", "MAX_STEP_COUNT", "step_count"]
 
@@ -40,9 +40,6 @@ STOPPED_BY_USER = "stopped by the user"
 OUT_OF_MEMORY = ("the server ran out of memory training this job: try a smaller batch size, fewer samples or "
                  "smaller layers (or start it when fewer jobs are running)")
 MAX_STEP_COUNT = 1000  # minibatches one step() may ask for
-XRAY_INTEREST = 5.0  # s: a running job records X-rays for this long after someone asked for one
-XRAY_INTERVAL = 0.5  # s: at most two X-rays (and 'xray_ready' events) a second while running
-DISTS_SAMPLES = 250  # 'dists' events over a run: every max(1, total_steps // DISTS_SAMPLES) steps
 
 
 class JobError(ValueError):
@@ -100,9 +97,7 @@ class Job:
         self.kind = kind
         self.trainers = [Trainer(cfg) for cfg in configs]
         self.recorders = [Recorder(label, t) for (label, _), t in zip(runs, self.trainers)]
-        self.xrays = [XRay(t) for t in self.trainers]
-        self._xray_wanted = 0.0  # monotonic time until which a running job records X-rays
-        self._xray_last = [-XRAY_INTERVAL] * len(self.trainers)  # when each run last recorded one
+        self._xrays = XRaySchedule(self.trainers)  # which steps are x-rayed or sampled (engine/xray_schedule.py)
         self.state, self.message = "created", ""
         self.report_interval, self.snapshot_interval = report_interval, snapshot_interval
         self._lock = _EventLock(self._deliver)  # state, subscribers, seq, histories: held briefly; the events
@@ -385,7 +380,7 @@ class Job:
                 with self._model_lock:
                     if self._stop or not self._resume.is_set():  # paused or stopped since the round began
                         break
-                    sample = self._arm_xray(i, stepping)
+                    why = self._xrays.before(i, None if stepping is None else stepping[i])
                     try:
                         record = next(steps)
                     except StopIteration:
@@ -394,12 +389,12 @@ class Job:
                         rec.failure = str(exc)
                         record = None
                     except Interrupted:  # stopped within the step: the runs end below, 'stopped'
-                        self.xrays[i].disarm()
+                        self._xrays.abandon(i)
                         break
                     if record is None:
-                        self.xrays[i].disarm()
-                    elif sample:
-                        self._finish_xray(i, record, sample, stepping)
+                        self._xrays.abandon(i)
+                    elif why:
+                        self._report_xray(i, record, why)
                     if record is None:
                         live.remove(entry)
                         self._finish_run(i, rec)
@@ -430,42 +425,21 @@ class Job:
                     self._emit("done", run=i, stopped=True, steps=rec.trainer.step)
 
     # --- X-rays and distributions -----------------------------------------------------------------
-    def _arm_xray(self, i, stepping):
-        """Before run i's next step (model lock held): whether to record it, and why ({'dists', 'announce'}):
-        the last step of a step() request, a running job someone x-rayed lately (at most every XRAY_INTERVAL),
-        and every k-th step for the distributions."""
-        t, now, why = self.trainers[i], time.monotonic(), set()
-        if stepping is not None and stepping[i] == 1:
-            why.add("announce")
-        elif now < self._xray_wanted and now - self._xray_last[i] >= XRAY_INTERVAL:
-            why.add("announce")
-        if (t.step + 1) % max(1, t.total_steps // DISTS_SAMPLES) == 0:
-            why.add("dists")
-        if why:
-            self.xrays[i].arm(full="announce" in why)
-        return why
-
-    def _finish_xray(self, i, record, why, stepping):
-        shot = self.xrays[i].finish(record)
-        if shot is None:
-            return
+    def _report_xray(self, i, record, why):
+        events = self._xrays.after(i, record, why)
         with self._lock:
-            if "dists" in why:
-                payload = dists(self.trainers[i], {j: out for j, out in enumerate(shot["outputs"])
-                                                  if out is not None})
-                self.recorders[i].dists.append(clean(payload))
-                self._emit("dists", run=i, **payload)
-            if "announce" in why and shot["full"]:
-                self._xray_last[i] = time.monotonic()
-                self._emit("xray_ready", run=i, step=shot["step"])
+            for type_, payload in events:
+                if type_ == "dists":
+                    self.recorders[i].dists.append(payload)
+                self._emit(type_, run=i, **payload)
 
     def xray(self, run=0):
         """The X-ray of run `run`'s latest recorded step (docs/xray.md; JSON-ready); a running job records
-        X-rays for XRAY_INTEREST s after each call ('xray_ready' events announce them)."""
+        X-rays for a few seconds after each call ('xray_ready' events announce them)."""
         if not 0 <= run < self.run_count:
             raise JobError(f"this job has no run {run} (it has {self.run_count})")
-        self._xray_wanted = time.monotonic() + XRAY_INTEREST
-        shot = self.xrays[run].json()
+        self._xrays.asked()
+        shot = self._xrays.latest(run)
         if shot is None:
             if self.state in TERMINAL:
                 raise JobError(f"this job {self.state} before any step was recorded: there is no X-ray")

@@ -59,7 +59,11 @@ def percentiles(a):
     a = np.asarray(a).ravel()
     if a.size > SAMPLED:
         a = a[::a.size // SAMPLED]
-    return np.percentile(a, PERCENTILES)
+    a = np.sort(a.astype(np.float64))  # np.percentile's 'linear' rule, without its overhead (~1 ms a call)
+    pos = np.asarray(PERCENTILES) / 100 * (a.size - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, a.size - 1)
+    return a[lo] + (pos - lo) * (a[hi] - a[lo])
 
 
 def _stats(a):
