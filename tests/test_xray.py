@@ -254,3 +254,18 @@ def test_percentiles_are_numpys_and_large_arrays_are_sampled_evenly():
     big = np.arange(10 * SAMPLED, dtype=np.float64)
     np.testing.assert_allclose(percentiles(big), np.percentile(big[::10], [5, 25, 50, 75, 95]), rtol=1e-12)
     assert percentiles(np.ones(1)).tolist() == [1.0] * 5
+
+
+def test_the_seed_lessons_deltas_shrink_by_an_order_of_magnitude_per_layer_back():
+    """The vanishing-gradients lesson (sigmoid 3-3-2-1 on the spheres, SGD 0.1): the X-ray shows it in numbers.
+    With ReLU the signal does not fade so."""
+    def deltas(activation):
+        config = {"task": "classification", "dataset": "spheres", "activation": activation, "hidden": [3, 3, 2],
+                  "optimizer": "sgd", "lr": 0.1, "epochs": 100}
+        job, xray, _ = xray_after(config, 1)
+        job.stop()
+        return [np.mean(np.abs(layer["grad_output"])) for layer in xray["layers"] if layer["type"] == "Linear"]
+    sigmoid = deltas("sigmoid")  # dL/dz of Linear 1..4
+    assert all(back < front / 10 for back, front in zip(sigmoid, sigmoid[1:])), sigmoid
+    relu = deltas("relu")
+    assert relu[0] / relu[-1] > 100 * sigmoid[0] / sigmoid[-1], (relu, sigmoid)
