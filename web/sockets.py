@@ -13,7 +13,8 @@ carries that job's job_id, page, page_url (its page, with the controls) and watc
            current epoch), then pauses again: state events 'running', then 'paused' with the exact `steps`
   rewind   {job_id, lr?}                            owner only -> {job_id (the new job), watch_url, lr}: stops
            the job and starts its config again, same seed (same initial weights and data order), with `lr`
-           if given, paused at step 0; the caller is attached to the new job ('history' + 'events'). Single runs
+           if given, paused at step 0; the caller is attached to the new job ('history' + 'events'). An ended
+           job may be rewound too (then refused, as a start, if this session runs another job). Single runs
            only (a comparison is refused: start it again)
   xray     {job_id, run?: k}                        owner and watchers -> {xray: {...}}: the X-ray of run k's
            latest recorded step (docs/xray.md; also GET /jobs/<job_id>/xray.json?run=k); refused with the reason
