@@ -18,7 +18,8 @@ from .. import nn, no_grad
 __all__ = ["XRay", "SMALL", "is_small", "dists"]
 
 # small enough to draw: weight layers, units per layer, input features, samples in the batch
-SMALL = {"weight_layers": 6, "units": 32, "features": 8, "batch": 256}
+SMALL = {"weight_layers": 6, "units": 32, "features": 8, "batch": 128}
+UNIT_GRID = 20  # a 2-D task's units are pictured on at most UNIT_GRID x UNIT_GRID points of its grid
 WEIGHTED = (nn.Linear, nn.Conv2d)
 SATURATING = (nn.Tanh, nn.Sigmoid)
 ACTIVATIONS = (nn.ReLU, nn.LeakyReLU) + SATURATING
@@ -66,10 +67,13 @@ def percentiles(a):
     return a[lo] + (pos - lo) * (a[hi] - a[lo])
 
 
-def _stats(a):
-    if not np.size(a):
-        return {"norm": 0.0, "percentiles": [None] * len(PERCENTILES)}
-    return {"norm": float(np.linalg.norm(a)), "percentiles": percentiles(a)}
+def _summary(a):
+    """What a big network's X-ray keeps of an array: its shape, norm and percentiles."""
+    a = np.asarray(a)
+    if not a.size:
+        return {"shape": list(a.shape), "norm": 0.0, "percentiles": [None] * len(PERCENTILES)}
+    flat = a.ravel()
+    return {"shape": list(a.shape), "norm": float(np.sqrt(np.dot(flat, flat))), "percentiles": percentiles(a)}
 
 
 def _picture(a, side=IMAGE_SIDE):
@@ -103,10 +107,11 @@ class XRay:
         params = [{n: p for n, p in m.named_parameters()} for m in self.modules] if full else None
         self._rec = {"phase": "forward", "full": full, "x": None, "y": None, "outputs": [None] * len(self.modules),
                      "grads": [None] * len(self.modules), "params": params}
-        if full:
-            self._rec.update(before=[{n: _copy(p.data) for n, p in ps.items()} for ps in params],
+        if full:  # (a big network's X-ray keeps figures, not copies: it is summarised as it is recorded)
+            keep = _copy if self.small else _summary
+            self._rec.update(before=[{n: keep(p.data) for n, p in ps.items()} for ps in params],
                              state_before=[{n: _state(opt, p) if self.small else {} for n, p in ps.items()}
-                                           for ps in params])
+                                           for ps in params], out_stats=[None] * len(self.modules))
         for i, m in enumerate(self.modules):
             if full or isinstance(m, ACTIVATIONS):
                 self._handles.append(m.register_forward_hook(self._forward_hook(i)))
@@ -120,15 +125,21 @@ class XRay:
             if rec is None or rec["phase"] != "forward":  # an evaluation's forward in the same step
                 return
             if i == 0:
-                rec["x"] = _copy(inputs[0])
-            rec["outputs"][i] = _copy(output)
+                rec["x"] = _copy(inputs[0]) if self.small else list(inputs[0].shape)
+            if self.small or isinstance(module, ACTIVATIONS):  # (the activations for the distributions)
+                rec["outputs"][i] = _copy(output)
+            if not self.small and rec["full"]:
+                rec["out_stats"][i] = _summary(output)
+                if isinstance(module, nn.Conv2d):
+                    rec["outputs"][i] = _copy(output[:1])  # one digit's feature maps
         return hook
 
     def _backward_hook(self, i):
         def hook(module, grad_input, grad_output):
             rec = self._rec
             if rec is not None and rec["phase"] == "backward":  # (none before the first weight layer: the data
-                rec["grads"][i] = _copy(grad_output[0])         # needs no gradient, backward stops there)
+                rec["grads"][i] = (_copy if self.small else _summary)(grad_output[0])  # needs no gradient:
+                # backward stops there)
         return hook
 
     def _loss_hook(self, module, inputs, loss):
@@ -152,16 +163,16 @@ class XRay:
         if not rec["full"]:
             return rec
         rec.update(step=record["step"], lr=record["lr"], loss=record["loss"])
-        rec["after"] = [{n: _copy(p.data) for n, p in ps.items()} for ps in rec["params"]]
-        rec["grad"] = [{n: _copy(p.grad) for n, p in ps.items()} for ps in rec["params"]]
-        rec["state"] = [{n: _state(opt, p) if self.small else {} for n, p in ps.items()} for ps in rec["params"]]
-        del rec["params"]
         if self.small:
+            rec["after"] = [{n: _copy(p.data) for n, p in ps.items()} for ps in rec["params"]]
+            rec["grad"] = [{n: _copy(p.grad) for n, p in ps.items()} for ps in rec["params"]]
+            rec["state"] = [{n: _state(opt, p) for n, p in ps.items()} for ps in rec["params"]]
             rec["units"] = self._units()
+            del rec["params"]
             self.latest = rec  # (published whole: a reader in another thread sees this X-ray or the one before)
-        else:  # a big network's X-ray: its summary now, not its arrays (they are large)
-            self.latest = {**{k: rec[k] for k in ("step", "lr", "loss", "y")}, "x_shape": list(rec["x"].shape),
-                           "layers": [self._layer(rec, i) for i in range(len(self.modules))]}
+        else:  # a big network's X-ray: figures and pictures of the live arrays, now
+            self.latest = {**{k: rec[k] for k in ("step", "lr", "loss", "y")}, "x_shape": rec["x"],
+                           "layers": [self._summary_layer(rec, i) for i in range(len(self.modules))]}
         return rec
 
     def _units(self):
@@ -174,7 +185,7 @@ class XRay:
             grid, keep = {"x": task.grid_raw[:, 0]}, slice(None)
             shape = (len(task.grid_raw),)
         else:
-            sx, sy = max(1, len(task.xs) // 30), max(1, len(task.ys) // 30)
+            sx, sy = -(-len(task.xs) // UNIT_GRID), -(-len(task.ys) // UNIT_GRID)
             idx = np.arange(len(task.ys) * len(task.xs)).reshape(len(task.ys), len(task.xs))[::sy, ::sx]
             grid, keep, shape = {"xs": task.xs[::sx], "ys": task.ys[::sy]}, idx.ravel(), idx.shape
         picks = [i for i, m in enumerate(self.modules) if isinstance(m, ACTIVATIONS)]
@@ -212,25 +223,25 @@ class XRay:
         return out
 
     def _layer(self, rec, i):
+        """A small network's layer: every number."""
         m = self.modules[i]
-        layer = {"name": self.names[i], "type": type(m).__name__, "index": i}
-        params = {}
-        for n in rec["before"][i]:
-            entry = {"before": rec["before"][i][n], "grad": rec["grad"][i][n], "after": rec["after"][i][n],
-                     "state": rec["state"][i][n], "state_before": rec["state_before"][i][n]}
-            if not self.small:
-                entry = {"shape": list(entry["before"].shape),
-                         **{k: _stats(entry[k]) for k in ("before", "grad", "after")}}
-            params[n] = entry
-        if self.small:
-            layer.update(output=rec["outputs"][i], grad_output=rec["grads"][i])
-        else:
-            grad = rec["grads"][i]
-            layer.update(output_shape=list(rec["outputs"][i].shape), output=_stats(rec["outputs"][i]),
-                         grad_output=None if grad is None else _stats(grad))
+        layer = {"name": self.names[i], "type": type(m).__name__, "index": i,
+                 "output": rec["outputs"][i], "grad_output": rec["grads"][i]}
+        if rec["before"][i]:
+            layer["params"] = {n: {"before": rec["before"][i][n], "grad": rec["grad"][i][n], "after": rec["after"][i][n],
+                                   "state": rec["state"][i][n], "state_before": rec["state_before"][i][n]}
+                               for n in rec["before"][i]}
+        return layer
+
+    def _summary_layer(self, rec, i):
+        """A big network's layer, right after its step: shapes, norms, percentiles and pictures."""
+        m, out = self.modules[i], rec["out_stats"][i]
+        layer = {"name": self.names[i], "type": type(m).__name__, "index": i, "output_shape": out["shape"],
+                 "output": {k: out[k] for k in ("norm", "percentiles")}, "grad_output": rec["grads"][i]}
+        if rec["before"][i]:
+            layer["params"] = {n: {"shape": list(p.shape), "before": rec["before"][i][n], "grad": _summary(p.grad),
+                                   "after": _summary(p.data)} for n, p in rec["params"][i].items()}
             layer["images"] = self._images(rec, i, m)
-        if params:
-            layer["params"] = params
         return layer
 
     def _images(self, rec, i, m):
@@ -238,12 +249,12 @@ class XRay:
         filters and one digit's feature maps."""
         if not isinstance(m, WEIGHTED):
             return None
-        w, g = rec["after"][i]["weight"], rec["grad"][i]["weight"]
-        images = {"weight": _picture(w), "grad": _picture(g)}
+        w, g = m.weight.data, m.weight.grad  # (live: copied into pictures now, between two steps)
+        images = {"weight": _picture(w).copy(), "grad": _picture(g).copy()}
         if isinstance(m, nn.Linear) and w.shape[1] == 784:
-            images["tiles"] = w[:TILES].reshape(-1, 28, 28)
+            images["tiles"] = w[:TILES].reshape(-1, 28, 28).copy()
         if isinstance(m, nn.Conv2d):
-            images["filters"] = w[:, 0] if w.shape[1] == 1 else w.mean(axis=1)
+            images["filters"] = w[:, 0].copy() if w.shape[1] == 1 else w.mean(axis=1)
             images["feature_maps"] = rec["outputs"][i][0]
         return images
 
