@@ -238,7 +238,7 @@ class Job:
                 hint = " (pause it first)" if self.state == "running" else ""
                 raise JobError(f"cannot step a job that is {self.state}{hint}")
             stepping = [t.steps_per_epoch - t.step % t.steps_per_epoch if steps == "epoch" else steps
-                      for t in self.trainers]
+                        for t in self.trainers]
             until = [min(t.step + n, t.total_steps) for t, n in zip(self.trainers, stepping)]
             self._stepping = stepping
             self._set_state("running")
@@ -391,11 +391,10 @@ class Job:
                     except Interrupted:  # stopped within the step: the runs end below, 'stopped'
                         self._xrays.abandon(i)
                         break
-                    if record is None:
-                        self._xrays.abandon(i)
-                    elif why:
+                    if record is not None and why:
                         self._report_xray(i, record, why)
                     if record is None:
+                        self._xrays.abandon(i)
                         live.remove(entry)
                         self._finish_run(i, rec)
                         continue
@@ -444,7 +443,8 @@ class Job:
             if self.state in TERMINAL:
                 raise JobError(f"this job {self.state} before any step was recorded: there is no X-ray")
             if self.trainers[run].step == 0:
-                raise JobError("no step has run yet: press Step to run one minibatch and see it")
+                raise JobError("no step has run yet" + (": press Step to run one minibatch and see it"
+                                                        if self.state == "paused" else ""))
             raise JobError("the X-ray of the next step is being recorded: an 'xray_ready' event announces it")
         return clean(shot)
 
