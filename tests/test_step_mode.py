@@ -5,19 +5,14 @@ import pytest
 from bpnet.engine.job import MAX_STEP_COUNT, Job, JobError, step_count
 
 from support import wait_until
+from test_job import Events as JobEvents
 
 FIT = {"task": "function", "formula": "sin(2*x)", "n_samples": 60, "hidden": [6, 5], "batch_size": 12,
        "epochs": 5, "seed": 3}  # 4 steps per epoch, 20 in all
 
 
-class Events(list):
-    """A subscriber that keeps every event it is given."""
-
-    def __call__(self, event):
-        self.append(event)
-
-    def of(self, type_):
-        return [e for e in self if e["type"] == type_]
+class Events(JobEvents):
+    """A subscriber that keeps every event it is given, read for step mode."""
 
     def pauses(self):
         return [e["steps"] for e in self.of("state") if e["state"] == "paused"]
