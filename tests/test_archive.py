@@ -8,6 +8,7 @@ import pytest
 from bpnet.engine.archive import JobArchive
 from bpnet.engine.host import answer, build_job, host_job
 from bpnet.engine.job import Job, JobError
+from support import wait_until
 
 FIT = {"task": "function", "formula": "sin(2*x)", "n_samples": 60, "hidden": [8], "batch_size": 16, "epochs": 5}
 MNIST = {"task": "mnist", "n_samples": 1000, "hidden": [16], "epochs": 1, "val_subset": 100, "eval_every": 4}
@@ -36,6 +37,26 @@ def test_archive_answers_like_the_job_and_survives_bytes(mnist_job):
     pixels = np.random.default_rng(0).random(784).tolist()
     np.testing.assert_allclose(archive.predict_digit(pixels), mnist_job.predict_digit(pixels), rtol=1e-6)
     assert archive.predict_digit(pixels).sum() == pytest.approx(1.0)
+
+
+def test_archive_keeps_the_last_xray_out_of_memory_and_in_its_bytes():
+    events = []
+    job = Job(FIT, paused=True)
+    job.subscribe(events.append)
+    job.start()
+    job.step(3)
+    wait_until(lambda: [e for e in events if e["type"] == "state" and e.get("steps") == [3]], message="step 3")
+    job.stop()
+    job.wait(60)
+    archive = JobArchive.from_job(job)
+    assert archive.xray(0) == job.xray(0) and archive.xray(0)["step"] == 3
+    assert "xrays" not in archive.meta  # (the meta stays in memory; an X-ray, ~1 MB for a big net, does not)
+    assert JobArchive.from_bytes(archive.to_bytes()).xray(0) == archive.xray(0)
+    with pytest.raises(JobError, match="no run 1"):
+        archive.xray(1)
+    unseen = JobArchive.from_bytes(JobArchive.from_job(finished(FIT)).to_bytes())  # nobody looked: none recorded
+    with pytest.raises(JobError, match="no X-ray was recorded"):
+        unseen.xray(0)
 
 
 def test_archive_refuses_controls_clearly_and_stop_is_harmless(mnist_job):

@@ -27,8 +27,9 @@ _models, _models_lock = collections.OrderedDict(), threading.Lock()
 
 
 def _latest_xray(job, run):
+    """The run's last X-ray as JSON text, or None."""
     try:
-        return job.xray(run)
+        return json.dumps(job.xray(run), allow_nan=False)
     except JobError:
         return None
 
@@ -56,23 +57,24 @@ class JobArchive:
 
     done = True
 
-    def __init__(self, meta, history, csvs, models):
+    def __init__(self, meta, history, csvs, models, xrays=None):
         """meta: id, kind, state, message, configs and the (thinned) history event; history: the full history as
-        JSON text; csvs and models: one per run, as text and .npz bytes."""
+        JSON text; csvs and models: one per run, as text and .npz bytes; xrays: per run the last X-ray's JSON
+        text, or None (kept like the history: in a temporary file once large)."""
         self.meta = meta
         self.id, self.kind = meta["job_id"], meta["kind"]
         self.state, self.message = meta["state"], meta["message"]
         self.configs = meta["configs"]
         self._history, self._csvs, self._models = Blob(history), [Blob(c) for c in csvs], [Blob(m) for m in models]
+        self._xrays = [None if x is None else Blob(x) for x in (xrays or [None] * len(self.configs))]
 
     @classmethod
     def from_job(cls, job):
         """Archive an ended Job (its full history, CSVs and models)."""
         meta = {"job_id": job.id, "kind": job.kind, "state": job.state, "message": job.message,
-                "configs": [t.config for t in job.trainers], "history_event": job.history_event(),
-                "xrays": [_latest_xray(job, i) for i in range(job.run_count)]}
+                "configs": [t.config for t in job.trainers], "history_event": job.history_event()}
         return cls(meta, json.dumps(job.history(), allow_nan=False), [job.history_csv(i) for i in range(job.run_count)],
-                   [job.model_npz(i) for i in range(job.run_count)])
+                   [job.model_npz(i) for i in range(job.run_count)], [_latest_xray(job, i) for i in range(job.run_count)])
 
     # --- the same reading API as Job ------------------------------------------------------------
     @property
@@ -108,10 +110,10 @@ class JobArchive:
         """The X-ray of the run's last recorded step, as the job left it (docs/xray.md)."""
         if not 0 <= run < self.run_count:
             raise JobError(f"this job has no run {run} (it has {self.run_count})")
-        shot = (self.meta.get("xrays") or [None] * self.run_count)[run]
-        if shot is None:
-            raise JobError(f"this job {self.state} before any step was recorded: there is no X-ray")
-        return shot
+        if self._xrays[run] is None:
+            raise JobError(f"this job {self.state} and no X-ray was recorded (a job records them when it is stepped "
+                           "or someone looks at them while it runs)")
+        return json.loads(self._xrays[run].read())
 
     def set_lr(self, lr):
         raise JobError(f"cannot change the learning rate of a job that is {self.state}")
@@ -160,15 +162,18 @@ class JobArchive:
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
             z.writestr("meta.json", json.dumps(self.meta, allow_nan=False))
             z.writestr("history.json", self._history.read())
-            for i, (csv_text, npz) in enumerate(zip(self._csvs, self._models)):
+            for i, (csv_text, npz, xray) in enumerate(zip(self._csvs, self._models, self._xrays)):
                 z.writestr(f"run{i}.csv", csv_text.read())
                 z.writestr(f"run{i}.npz", npz.read())
+                if xray is not None:
+                    z.writestr(f"run{i}.xray.json", xray.read())
         return buf.getvalue()
 
     @classmethod
     def from_bytes(cls, blob):
         with zipfile.ZipFile(io.BytesIO(blob)) as z:
             meta = json.loads(z.read("meta.json"))
-            n = len(meta["configs"])
+            n, names = len(meta["configs"]), set(z.namelist())
             return cls(meta, z.read("history.json"), [z.read(f"run{i}.csv") for i in range(n)],
-                       [z.read(f"run{i}.npz") for i in range(n)])
+                       [z.read(f"run{i}.npz") for i in range(n)],
+                       [z.read(f"run{i}.xray.json") if f"run{i}.xray.json" in names else None for i in range(n)])

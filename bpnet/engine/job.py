@@ -441,7 +441,8 @@ class Job:
         shot = self._xrays.latest(run)
         if shot is None:
             if self.state in TERMINAL:
-                raise JobError(f"this job {self.state} before any step was recorded: there is no X-ray")
+                raise JobError(f"this job {self.state} and no X-ray was recorded (a job records them when it is "
+                               "stepped or someone looks at them while it runs)")
             if self.trainers[run].step == 0:
                 raise JobError("no step has run yet" + (": press Step to run one minibatch and see it"
                                                         if self.state == "paused" else ""))

@@ -294,4 +294,4 @@ def test_step_mode_xray_and_rewind_through_worker_processes(socket_client, manag
     a.wait_state(job_id, "stopped")
     manager.get(job_id).job.wait(20)  # its archive has come: it answers the X-ray now
     refused = a.call("xray", {"job_id": job_id})
-    assert refused["ok"] is False and "before any step was recorded" in refused["message"]
+    assert refused["ok"] is False and "no X-ray was recorded" in refused["message"]
