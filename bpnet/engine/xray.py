@@ -6,6 +6,7 @@ computed them (register_forward_hook / register_full_backward_hook), never recom
     xray.arm()                 # between two steps (model lock held): hooks on, the weights "before" copied
     record = next(steps)       # the step runs; the hooks keep copies of what flows through
     xray.finish(record)        # gradients, "after" and the optimiser's state copied; hooks off
+    (a big network's X-ray keeps norms, percentiles and pictures of the same arrays instead of copies)
     xray.json()                # the JSON of docs/xray.md
 
 Hooks are registered only while a step is being recorded, so a job nobody x-rays pays nothing. Networks small
@@ -137,9 +138,8 @@ class XRay:
     def _backward_hook(self, i):
         def hook(module, grad_input, grad_output):
             rec = self._rec
-            if rec is not None and rec["phase"] == "backward":  # (none before the first weight layer: the data
-                rec["grads"][i] = (_copy if self.small else _summary)(grad_output[0])  # needs no gradient:
-                # backward stops there)
+            if rec is not None and rec["phase"] == "backward":  # (no call before the first weight layer:
+                rec["grads"][i] = (_copy if self.small else _summary)(grad_output[0])  # the data needs no gradient)
         return hook
 
     def _loss_hook(self, module, inputs, loss):
