@@ -4,6 +4,7 @@
     python -m bpnet train --config run.json --save-history history.csv
     python -m bpnet compare activation --epochs 2 --save-history activation.json
     python -m bpnet fields            # every setting, its default, limits and meaning (--json: the schema)
+    python -m bpnet predict fit.npz inputs.csv    # a saved model's outputs (inputs from a file or stdin)
 
 Exit codes: 0 finished, 1 failed, 2 bad settings or output paths (nothing trained), 130 stopped by Ctrl-C.
 """
@@ -18,6 +19,7 @@ from ..engine.config import TASKS, ConfigError, defaults, schema
 from ..engine.experiments import BASE, COMPARISONS, comparison_defaults, comparison_runs
 from ..engine.job import Job
 from .files import history_text, model_paths, output_problems, write_atomically
+from .predict import add_predict_command, predict_command
 from .progress import Progress
 from .settings import add_config_flags, as_flags, config_from, fields_table
 
@@ -35,7 +37,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser():
     parser = _Parser(prog="bpnet", description="Train bpnet networks from the command line.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,compare,fields}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,compare,fields,predict}")
     train = sub.add_parser("train", help="train one config", description="Train one config. Every setting's "
                            "default is the function task's; other tasks' differences are in brackets.")
     compare = sub.add_parser("compare", help="train the variants of a classic comparison side by side",
@@ -55,6 +57,7 @@ def _parser():
     fields = sub.add_parser("fields", help="print every setting with its default, limits and meaning")
     fields.add_argument("--task", choices=TASKS, help="only this task's settings, with its defaults")
     fields.add_argument("--json", action="store_true", help="the schema as JSON (per task, every field's spec)")
+    add_predict_command(sub)
     return parser
 
 
@@ -123,6 +126,8 @@ def _save(job, args):
 
 def main(argv=None):
     args = _parser().parse_args(argv)
+    if args.command == "predict":
+        return predict_command(args, lambda message: print(f"error: {message}", file=sys.stderr))
     if args.command == "fields":
         try:
             print(json.dumps(schema()[args.task] if args.task else schema(), indent=1) if args.json

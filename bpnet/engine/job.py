@@ -14,19 +14,17 @@ several runs (a comparison): their steps are interleaved round-robin in the one 
 together.
 """
 import collections
-import io
 import logging
 import secrets
 import threading
 import time
-
-import numpy as np
 
 from .budget import check as check_budget
 from .config import validate_config, validate_field
 from .tasks import digit_inputs, outputs
 from .events import clean
 from .recorder import Recorder
+from .saved import describe, pack
 from .trainer import Diverged, Interrupted, Trainer
 from .verdict import judge
 from .xray_schedule import XRaySchedule
@@ -510,12 +508,12 @@ class Job:
 
     # --- results ------------------------------------------------------------------------------
     def model_npz(self, run=0):
-        """The run's model state_dict as .npz bytes (consistent: taken between two steps)."""
+        """The run's model as .npz bytes: its state_dict (taken between two steps) and, in the zip comment, what
+        bpnet.load needs to use it (engine/saved.py)."""
+        trainer = self.trainers[run]
         with self._model_lock:
-            state = self.trainers[run].model.state_dict()
-        buf = io.BytesIO()
-        np.savez(buf, **state)
-        return buf.getvalue()
+            state = trainer.model.state_dict()
+        return pack(state, describe(trainer.config, trainer.task))
 
     def history(self):
         """The full, unthinned history of every run (JSON-ready)."""

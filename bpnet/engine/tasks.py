@@ -10,7 +10,7 @@ from ..formula import FormulaError
 from ..grad_mode import no_grad
 from .config import ConfigError
 
-__all__ = ["make_task", "predict", "softmax", "mnist_inputs", "digit_inputs", "outputs", "TASK_CLASSES"]
+__all__ = ["make_task", "predict", "softmax", "mnist_inputs", "digit_inputs", "outputs", "normalize", "TASK_CLASSES"]
 
 EVAL_BATCH = 1000
 
@@ -69,8 +69,15 @@ class _Task:
     def _standardize(self, *arrays):
         if not self.config["normalize_inputs"]:
             return arrays
-        scaler = Standardizer().fit(self.x_train_raw)
-        return tuple(scaler.transform(a) for a in arrays)
+        self.scaler = Standardizer().fit(self.x_train_raw)
+        return tuple(self.scaler.transform(a) for a in arrays)
+
+    def input_normalization(self):
+        """How raw inputs become the model's inputs, as JSON (see normalize): what a saved model carries."""
+        if not self.config["normalize_inputs"]:
+            return {"kind": "none"}
+        return {"kind": "standardize", "mean": self.scaler.mean.ravel().tolist(), "std": self.scaler.std.ravel().tolist(),
+                "dtype": "float64"}
 
 
 class FunctionTask(_Task):
@@ -177,6 +184,20 @@ def _mnist_train_stats():
     return np.float32(x.mean()), np.float32(x.std())
 
 
+def normalize(spec, x):
+    """Model inputs from raw inputs x (float32) by a task's input_normalization(): (x - mean) / std computed in
+    spec's dtype, or x * factor, as the task computes them; the result is float32."""
+    if spec["kind"] == "none":
+        return x
+    dtype = np.dtype(spec["dtype"])
+    if spec["kind"] == "scale":
+        return (x * dtype.type(spec["factor"])).astype(np.float32, copy=False)
+    mean, std = np.asarray(spec["mean"], dtype), np.asarray(spec["std"], dtype)
+    if x.ndim > 2:  # images: one mean and std for every pixel
+        mean, std = mean.reshape(()), std.reshape(())
+    return ((x - mean) / std).astype(np.float32, copy=False)
+
+
 def mnist_inputs(unit, normalize_inputs):
     """Model inputs from (N, 1, 28, 28) grey levels in [0, 1] (MNIST or a drawing), as an MNIST job feeds
     its model: standardised with the training set's statistics, or 0-255."""
@@ -208,6 +229,13 @@ class MNISTTask(_Task):
         self.criterion = nn.CrossEntropyLoss()
         self.subset = np.random.default_rng(c["seed"]).choice(len(self.x_val), c["val_subset"], replace=False)
         self._digit_rng = np.random.default_rng(c["seed"] + 1)  # pictures only: never touches training
+
+    def input_normalization(self):
+        """Pixels in [0, 1] standardised with the training set's statistics (float32), or scaled to 0-255."""
+        if not self.config["normalize_inputs"]:
+            return {"kind": "scale", "factor": 255.0, "dtype": "float32"}
+        mean, std = _mnist_train_stats()
+        return {"kind": "standardize", "mean": [float(mean)], "std": [float(std)], "dtype": "float32"}
 
     def dataset_event(self):
         return {"classes": list(range(10)), "train_size": len(self.x_train), "val_size": len(self.x_val)}
