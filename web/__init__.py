@@ -120,7 +120,7 @@ def create_app(config=None):
 
     @app.errorhandler(HTTPException)
     def http_error(exc):
-        if request.path.startswith(("/api/", "/jobs/", "/healthz")):
+        if request.path.startswith(("/api/", "/jobs/", "/healthz", "/models")):
             return jsonify({"error": exc.name, "message": exc.description}), exc.code
         return render_template("error.html", page="error", pages=PAGES, error=exc), exc.code
 

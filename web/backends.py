@@ -17,7 +17,7 @@ from bpnet.engine.job import STOPPED_BY_USER, TERMINAL, JobError
 from bpnet.engine.relay import Relay
 from bpnet.engine.replay import EventLog
 
-__all__ = ["LocalBackend", "RemoteJob", "RequestOps", "ServiceError", "waiting_history", "lost_job_answer"]
+__all__ = ["LocalBackend", "LoadedJob", "RemoteJob", "RequestOps", "ServiceError", "waiting_history", "lost_job_answer"]
 
 log = logging.getLogger("bpnet.web")
 
@@ -82,6 +82,21 @@ class LocalBackend:
 
     lookup = staticmethod(lambda job_id: None)  # every job of this backend is in the manager's table
     active_owners = staticmethod(lambda local_entries: [e.owner for e in local_entries if not e.job.done])
+
+
+class LoadedJob:
+    """A model uploaded to the dashboard (an ended job of kind 'loaded', see JobArchive.from_model), shown by its
+    page like any ended job: attach sends its history."""
+
+    def __init__(self, archive, emit):
+        self._target, self._emit = archive, emit
+
+    def __getattr__(self, name):
+        return getattr(self._target, name)
+
+    def attach(self, join, sid):
+        join()
+        self._emit("history", self._target.history_event(), sid)
 
 
 # --- jobs hosted elsewhere ---------------------------------------------------------------------------

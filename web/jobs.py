@@ -10,12 +10,14 @@ import time
 from collections import OrderedDict
 
 from bpnet.engine import budget
+from bpnet.engine.archive import JobArchive
 from bpnet.engine.config import validate_config, validate_field
 from bpnet.engine.experiments import comparison_runs
 from bpnet.engine.job import TERMINAL
 from bpnet.engine.relay import room_of
+from bpnet.engine.saved import check_continuation, read as read_model
 
-from .backends import ServiceError
+from .backends import LoadedJob, ServiceError
 
 __all__ = ["JobManager", "ServiceError", "room_of", "prepare", "page_of"]
 
@@ -23,14 +25,21 @@ log = logging.getLogger("bpnet.web")
 SHUTDOWN = "stopped: the server was shut down"
 
 
-def prepare(config, comparison, limits=None):
-    """(spec, validated configs) for a start request; raises ConfigError field by field (budget included)."""
+def prepare(config, comparison, limits=None, initial=None):
+    """(spec, validated configs) for a start request; raises ConfigError field by field (budget included).
+    initial: the .npz bytes of a model to train on (its network must be the config's)."""
     if comparison is not None:
+        if initial is not None:
+            raise ServiceError("a comparison trains its variants afresh: it cannot continue a model")
         configs = [validate_config(c) for _, c in comparison_runs(comparison, config or None)]
     else:
         configs = [validate_config(config if config is not None else {})]
     budget.check(configs, limits)
-    return {"config": config, "comparison": comparison}, configs
+    spec = {"config": config, "comparison": comparison}
+    if initial is not None:
+        check_continuation(read_model(initial), configs[0])
+        spec["initial"] = initial
+    return spec, configs
 
 
 def page_of(job):
@@ -57,12 +66,14 @@ class JobManager:
         self._lock = threading.Lock()
         self._connections = {}  # client -> set of sids
         self._orphan_timers = {}
+        self._loading = threading.Semaphore(1)
 
     # --- jobs ---------------------------------------------------------------------------------
-    def start(self, owner, config=None, comparison=None, paused=False, replacing=None):
+    def start(self, owner, config=None, comparison=None, paused=False, replacing=None, init_from=None):
         """Create and start a job for `owner` (paused: waiting at step 0, step mode); raises ConfigError or
         ServiceError (busy, already running). replacing: the id of the owner's job this one takes the place of
-        (being stopped: rewind), not counted as running (one job per owner: the owner's slot passes to this one)."""
+        (being stopped: rewind), not counted as running (one job per owner: the owner's slot passes to this one).
+        init_from: the id of a job whose (first run's) model the new one trains on."""
         with self._lock:  # reserve a slot; building the job (loading data) happens outside the lock
             # owners, not jobs: a job being started is briefly both recorded and starting (one job per owner)
             running = set(self.backend.active_owners(list(self._jobs.values())))
@@ -78,7 +89,8 @@ class JobManager:
                                    f"({len(running)} of {self.max_running} training slots in use)")
             self._starting.append(owner)
         try:
-            spec, configs = prepare(config, comparison, self.limits)
+            initial = self.get(init_from).job.model_npz(0) if init_from is not None else None
+            spec, configs = prepare(config, comparison, self.limits, initial)
             spec["paused"] = bool(paused)
             job = self.backend.launch(secrets.token_urlsafe(12), spec, configs, owner)
             with self._lock:
@@ -104,6 +116,22 @@ class JobManager:
             return self.start(owner, config=config, paused=True)
         old.stop("stopped: rewound to step 0")
         return self.start(owner, config=config, paused=True, replacing=old.id)
+
+    def load_model(self, owner, npz, name):
+        """An ended job of kind 'loaded' for an uploaded model .npz (ModelFileError if unusable), owned by
+        `owner`: its page shows what the model does on its setup's data, predicts with it, trains on from it."""
+        if not self._loading.acquire(blocking=False):  # each load evaluates the model on its data set
+            raise ServiceError("another model is being loaded: try again in a moment")
+        try:
+            config = read_model(npz).config
+            budget.check([config], self.limits)
+            job = LoadedJob(JobArchive.from_model(npz, secrets.token_urlsafe(12), name), self.backend.emit)
+        finally:
+            self._loading.release()
+        with self._lock:
+            self._jobs[job.id] = Entry(job, owner)
+            self._prune()
+        return job
 
     def get(self, job_id):
         if not isinstance(job_id, str):

@@ -5,11 +5,14 @@ from pathlib import Path
 
 import plotly
 from flask import (Blueprint, abort, current_app, jsonify, render_template, request, send_file, send_from_directory,
-                   session)
+                   session, url_for)
 
 from bpnet.engine import lessons
 from bpnet.engine.config import schema
+from bpnet.engine.config import ConfigError
 from bpnet.engine.job import JobError
+from bpnet.engine.saved import MAX_MODEL_BYTES, ModelFileError, read as read_model
+from bpnet.engine.torch_export import torch_script
 from bpnet.engine.experiments import BASE_TASKS, COMPARISONS, comparison_defaults
 from bpnet.engine.setups import lesson_setups, read_setup
 
@@ -125,6 +128,40 @@ def xray_json(job_id):
         return jsonify(entry.job.xray(run))
     except (JobError, ServiceError) as exc:
         return jsonify({"error": str(exc)}), 409
+
+
+@pages.get("/jobs/<job_id>/model.py")
+def model_py(job_id):
+    """Export to PyTorch: a script building the same torch.nn.Sequential and loading the model .npz beside it."""
+    entry = _entry(job_id)
+    run = _run_index(entry)
+    name = f"bpnet-{job_id[:8]}-run{run}-model"
+    script = torch_script(read_model(entry.job.model_npz(run)), f"{name}.npz", f"{name}.py")
+    return send_file(io.BytesIO(script.encode()), mimetype="text/x-python", as_attachment=True,
+                     download_name=f"{name}.py")
+
+
+@pages.post("/models")
+def load_model():
+    """Upload a model .npz (the request's body; ?name= its file name): a 'loaded' job of this session, to test
+    and to train on. Answers {job_id, page, page_url} or a JSON error saying what is wrong with the file."""
+    too_large = f"a model file may be at most {MAX_MODEL_BYTES // 2 ** 20} MB"
+    length = request.content_length
+    if length is not None and length > MAX_MODEL_BYTES:  # refused before reading the body
+        abort(413, description=f"the file is {length / 2 ** 20:.1f} MB: {too_large}")
+    data = request.stream.read(MAX_MODEL_BYTES + 1)  # (a body without a length: at most this much is read)
+    if len(data) > MAX_MODEL_BYTES:
+        abort(413, description=f"the file is over {MAX_MODEL_BYTES // 2 ** 20} MB: {too_large}")
+    name = request.args.get("name", "model.npz")
+    name = "".join(c for c in name if c.isprintable())[:80] or "model.npz"
+    try:
+        job = _manager().load_model(session["client_id"], data, name)
+    except ModelFileError as exc:
+        abort(400, description=f"{name}: {exc}")
+    except ConfigError as exc:  # the budget: the model is larger than this server runs
+        abort(400, description=f"{name}: " + "; ".join(f"{k}: {v}" for k, v in exc.errors.items()))
+    page = page_of(job)
+    return jsonify({"job_id": job.id, "page": page, "page_url": url_for("pages.experiment", task=page, job=job.id)})
 
 
 @pages.get("/api/schema")

@@ -3,9 +3,10 @@
 Client -> server (each answered by an ack {"ok": true, ...} or {"ok": false, "message", "errors"?};
 a refusal is also sent as an 'error' event; a start refused because this session already runs a job also
 carries that job's job_id, page, page_url (its page, with the controls) and watch_url):
-  start    {config: {...}, paused?: bool} or {comparison: name, config: {...}, paused?}  -> {job_id, watch_url};
-           then 'history' + 'events'. paused: true makes the job (data, model at its initial weights) and waits
-           at step 0: its first state event is 'paused' with steps [0, ...] (step mode)
+  start    {config: {...}, paused?: bool, init_from?: job_id} or {comparison: name, config: {...}, paused?}
+           -> {job_id, watch_url}; then 'history' + 'events'. paused: true makes the job (data, model at its
+           initial weights) and waits at step 0: its first state event is 'paused' with steps [0, ...] (step
+           mode). init_from: train on from that job's model (one loaded with POST /models, or any ended run)
   watch    {job_id}                                 -> 'history', then 'events' (read-only)
   pause | resume | stop  {job_id}                   owner only
   step     {job_id, steps?: 1..1000 | "epoch"}      owner only, from 'paused' -> {state: "running", until: [step
@@ -203,7 +204,10 @@ def register(socketio, manager, xrays):
         paused = data.get("paused", False)
         if not isinstance(paused, bool):
             raise BadRequest("paused must be true or false")
-        job = manager.start(_client(), config=config, comparison=comparison, paused=paused)
+        init_from = data.get("init_from")
+        if init_from is not None and (not isinstance(init_from, str) or not init_from or len(init_from) > MAX_ID):
+            raise BadRequest("init_from must be the id of the job whose model to train on")
+        job = manager.start(_client(), config=config, comparison=comparison, paused=paused, init_from=init_from)
         attach(manager.get(job.id))
         return {"job_id": job.id, "watch_url": url_for("pages.watch", job_id=job.id)}
 

@@ -76,6 +76,29 @@ class JobArchive:
         return cls(meta, json.dumps(job.history(), allow_nan=False), [job.history_csv(i) for i in range(job.run_count)],
                    [job.model_npz(i) for i in range(job.run_count)], [_latest_xray(job, i) for i in range(job.run_count)])
 
+    @classmethod
+    def from_model(cls, npz, job_id, name="model.npz"):
+        """An ended job of kind 'loaded' for a saved model's .npz (ModelFileError if unusable): no steps, its
+        picture and its final metrics on its config's data (what the model does there), its model to predict
+        with and to train on (Job(initial=...))."""
+        from .events import clean
+        from .recorder import Recorder
+        from .saved import read
+        from .trainer import Trainer
+        saved = read(npz)
+        trainer = Trainer(saved.config, initial=saved)
+        rec = Recorder("", trainer)
+        rec.snapshot()
+        rec.final = trainer.final_metrics(0.0)
+        message = f"loaded from {name}: no training here; its outputs on this setup's data"
+        meta = {"job_id": job_id, "kind": "loaded", "state": "finished", "message": message,
+                "configs": [saved.config],
+                "history_event": clean({"type": "history", "job_id": job_id, "seq": 0, "run": 0, "kind": "loaded",
+                                        "state": "finished", "message": message, "pace": 0,
+                                        "runs": [rec.summary(limit=5000)]})}
+        history = {"job_id": job_id, "state": "finished", "message": message, "runs": [rec.summary()]}
+        return cls(meta, json.dumps(clean(history), allow_nan=False), [rec.csv()], [saved.npz()])
+
     # --- the same reading API as Job ------------------------------------------------------------
     @property
     def config(self):

@@ -25,13 +25,13 @@ OPS = ("pause", "resume", "stop", "step", "xray", "set_lr", "set_pace", "predict
 
 
 def build_job(job_id, spec):
-    """The Job a spec describes: {"config": {...}} or {"comparison": name, "config": {...} or None}, and
-    "paused": true for a job that waits at step 0 (step mode). Its budget was checked where it was requested
-    (web/jobs.prepare)."""
+    """The Job a spec describes: {"config": {...}, "initial"?: model .npz bytes to train on} or {"comparison":
+    name, "config": {...} or None}, and "paused": true for a job that waits at step 0 (step mode). Its budget was
+    checked where it was requested (web/jobs.prepare)."""
     paused = bool(spec.get("paused"))
     if spec.get("comparison"):
         return compare_job(spec["comparison"], spec.get("config"), job_id=job_id, budget=False, paused=paused)
-    return Job(spec.get("config") or {}, job_id=job_id, budget=False, paused=paused)
+    return Job(spec.get("config") or {}, job_id=job_id, budget=False, paused=paused, initial=spec.get("initial"))
 
 
 def answer(job, request, send):

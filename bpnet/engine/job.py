@@ -24,7 +24,7 @@ from .config import validate_config, validate_field
 from .tasks import digit_inputs, outputs
 from .events import clean
 from .recorder import Recorder
-from .saved import describe, pack
+from .saved import check_continuation, describe, pack, read as read_saved
 from .trainer import Diverged, Interrupted, Trainer
 from .verdict import judge
 from .xray_schedule import XRaySchedule
@@ -82,9 +82,11 @@ class Job:
     paused=True: start() makes the job wait at step 0, paused, for step() or resume()."""
 
     def __init__(self, config=None, runs=None, job_id=None, report_interval=0.05, snapshot_interval=0.1,
-                 kind="train", budget=None, paused=False):
+                 kind="train", budget=None, paused=False, initial=None):
         """budget: the Limits its runs must fit together (engine/budget.py; None: from the environment, False:
-        none, for a job whose configs were checked where it was requested). paused: start() waits at step 0."""
+        none, for a job whose configs were checked where it was requested). paused: start() waits at step 0.
+        initial: a saved model's .npz bytes to train on (one run; its network must be the config's: ConfigError
+        otherwise)."""
         if (config is None) == (runs is None):
             raise ValueError("give either a config or a list of runs")
         runs = [("", config)] if runs is None else list(runs)
@@ -93,7 +95,13 @@ class Job:
             check_budget(configs, budget)
         self.id = job_id or secrets.token_urlsafe(12)
         self.kind = kind
-        self.trainers = [Trainer(cfg) for cfg in configs]
+        saved = None
+        if initial is not None:
+            if len(configs) != 1:
+                raise ValueError("only a single run can continue a saved model")
+            saved = read_saved(initial)
+            check_continuation(saved, configs[0])
+        self.trainers = [Trainer(cfg, initial=saved) for cfg in configs]
         self.recorders = [Recorder(label, t) for (label, _), t in zip(runs, self.trainers)]
         self._xrays = XRaySchedule(self.trainers)  # which steps are x-rayed or sampled (engine/xray_schedule.py)
         self.state, self.message = "created", ""

@@ -21,12 +21,30 @@ from .config import ConfigError, validate_config
 from .models import architecture, build_model
 from .tasks import TASK_CLASSES, normalize, outputs
 
-__all__ = ["SavedModel", "ModelFileError", "pack", "read", "describe", "MAX_MODEL_BYTES", "FORMAT", "VERSION"]
+__all__ = ["SavedModel", "ModelFileError", "pack", "read", "describe", "check_continuation", "NETWORK_FIELDS", "MAX_MODEL_BYTES", "FORMAT", "VERSION"]
 
 FORMAT, VERSION = "bpnet-model", 1
 MAX_MODEL_BYTES = 32 * 1024 * 1024  # the largest file read (the MNIST CNN at its defaults is about 3.5 MB)
 MAX_COMMENT = 65535  # a zip comment's limit
 MB = 1024 * 1024
+
+
+# the settings that make the network (its shape, its function, what its inputs mean): kept by a continued run
+NETWORK_FIELDS = ("task", "dataset", "model", "conv_channels", "hidden", "batch_norm", "activation",
+                  "normalize_inputs")
+
+
+def check_continuation(saved, config):
+    """ConfigError naming each setting of `config` that would change the saved model's network."""
+    errors = {}
+    for name in NETWORK_FIELDS:
+        ours, theirs = config.get(name), saved.config.get(name)
+        if ours != theirs:
+            shown = ", ".join(map(str, theirs)) if isinstance(theirs, list) else theirs
+            errors[name] = (f"the model being trained on has {name} {shown}: a continued run keeps its network "
+                            "(untick Continue to start afresh)")
+    if errors:
+        raise ConfigError(errors)
 
 
 class ModelFileError(ValueError):

@@ -69,7 +69,12 @@ class _Task:
     def _standardize(self, *arrays):
         if not self.config["normalize_inputs"]:
             return arrays
-        self.scaler = Standardizer().fit(self.x_train_raw)
+        given = getattr(self, "given_normalization", None)
+        if given is not None and given["kind"] == "standardize":  # a model continued: the statistics it learnt with
+            self.scaler = Standardizer()
+            self.scaler.mean, self.scaler.std = (np.asarray(given[k], np.float64).reshape(1, -1) for k in ("mean", "std"))
+        else:
+            self.scaler = Standardizer().fit(self.x_train_raw)
         return tuple(self.scaler.transform(a) for a in arrays)
 
     def input_normalization(self):
@@ -274,9 +279,14 @@ TASK_CLASSES = {"function": FunctionTask, "surface": SurfaceTask, "classificatio
                 "mnist": MNISTTask}
 
 
-def make_task(config, dtype=np.float32):
-    """The task for a validated config; data problems (e.g. a formula not finite at a sample) -> ConfigError."""
+def make_task(config, dtype=np.float32, normalization=None):
+    """The task for a validated config; data problems (e.g. a formula not finite at a sample) -> ConfigError.
+    normalization: a saved model's input_normalization() to use instead of one fitted here (a model trained on)."""
+    cls = TASK_CLASSES[config["task"]]
+    task = cls.__new__(cls)
+    task.given_normalization = normalization  # read by _standardize, inside __init__
     try:
-        return TASK_CLASSES[config["task"]](config, dtype)
+        task.__init__(config, dtype)
+        return task
     except FormulaError as exc:
         raise ConfigError({"formula": str(exc)}) from exc

@@ -55,12 +55,16 @@ def make_optimizer(config, params):
 class Trainer:
     """steps() yields one record per training step: {'step', 'epoch', 'loss', ...}; reproducible from the seed."""
 
-    def __init__(self, config, dtype=np.float32):
+    def __init__(self, config, dtype=np.float32, initial=None):
+        """initial: a SavedModel (engine/saved.py) to train on from its weights and input normalisation instead of
+        a fresh network (its architecture must be the config's: saved.check_continuation)."""
         self.config = c = validate_config(config)
         init_seed, dropout_seed, shuffle_seed = np.random.SeedSequence(c["seed"]).spawn(3)
-        self.task = make_task(c, dtype)
+        self.task = make_task(c, dtype, initial.normalization if initial is not None else None)
         self.model = build_model(c, self.task.in_shape, self.task.out_features, np.random.default_rng(init_seed),
                                  np.random.default_rng(dropout_seed), dtype)
+        if initial is not None:
+            self.model.load_state_dict(initial.state_dict())
         self.optimizer = make_optimizer(c, self.model.parameters())
         # an incomplete last batch is dropped (a batch of one breaks batch norm and skews the epoch's figures),
         # unless it is the only batch: a training set smaller than batch_size is one batch

@@ -1,4 +1,4 @@
-/* The job's downloads (history CSV / JSON, model .npz, per run) and its read-only share link. */
+/* The job's downloads (history CSV / JSON, model .npz and its PyTorch script, per run) and its read-only share link. */
 (function () {
   "use strict";
   const $ = BP.$;
@@ -8,7 +8,7 @@
     constructor(setMessage) {
       this.setMessage = setMessage;
       this.el = {
-        dlRun: $("#dl-run"), csv: $("#dl-csv"), json: $("#dl-json"), npz: $("#dl-npz"),
+        dlRun: $("#dl-run"), csv: $("#dl-csv"), json: $("#dl-json"), npz: $("#dl-npz"), py: $("#dl-py"),
         share: $("#share-url"), copy: $("#btn-copy"),
       };
       this.jobId = null;
@@ -36,7 +36,8 @@
       }
       e.dlRun.hidden = n <= 1;
       const run = n > 1 ? e.dlRun.value || "0" : "0";
-      const links = [[e.csv, "history.csv?run=" + run], [e.json, "history.json"], [e.npz, "model.npz?run=" + run]];
+      const links = [[e.csv, "history.csv?run=" + run], [e.json, "history.json"], [e.npz, "model.npz?run=" + run],
+        [e.py, "model.py?run=" + run]];
       for (const [a, path] of links) {
         if (id) {
           a.href = "/jobs/" + encodeURIComponent(id) + "/" + path;
