@@ -43,7 +43,7 @@ def _page(task, watch=None):
     # a setup in the link (?formula=...&lr=...), read by the engine's schema; a watch page shows its run's own
     setup = None if watch else read_setup(task, request.args.items(multi=True))
     return render_template(f"{task}.html", page=task, pages=PAGES, schema=schema(), comparisons=comparisons,
-                           watch=watch, setup=setup)
+                           watch=watch, setup=setup, max_model_bytes=MAX_MODEL_BYTES)
 
 
 @pages.get("/")

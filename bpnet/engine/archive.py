@@ -88,7 +88,12 @@ class JobArchive:
         saved = read(npz)
         trainer = Trainer(saved.config, initial=saved)
         rec = Recorder("", trainer)
-        rec.snapshot()
+        if rec.evaluates_periodically:  # MNIST: the confusion matrix of the whole validation split
+            task = trainer.task
+            rec.snapshot({"outputs": task.evaluate(trainer.model, task.x_val, task.y_val)[2],
+                          "indices": np.arange(len(task.x_val))})
+        else:
+            rec.snapshot()
         rec.final = trainer.final_metrics(0.0)
         message = f"loaded from {name}: no training here; its outputs on this setup's data"
         meta = {"job_id": job_id, "kind": "loaded", "state": "finished", "message": message,

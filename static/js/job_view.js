@@ -25,10 +25,12 @@
       this.storageKey = "bpnet.job." + opts.page;
       this.status = new BP.StatusBar();
       this.tools = new BP.JobTools((text, kind) => this.setMessage(text, kind));
+      this.kind = null; // the shown job's kind ("train", "compare:...", "loaded": a model loaded from a file)
       this.el = { start: $("#btn-start"), pause: $("#btn-pause"), stop: $("#btn-stop"), reset: $("#btn-reset") };
       this.elsewhere = new BP.Elsewhere(this);
       this.focus = new BP.FocusKeeper([this.el.pause, this.el.stop, this.el.start], () => this.live.el.paces.find((r) => r.checked));
       this.live = new BP.RunControls(this);
+      this.models = new BP.ModelFile(this);
       this._wire();
       this.conn = new BP.Connection($("#st-conn"), {
         connect: () => this._connected(),
@@ -92,6 +94,8 @@
       const payload = this.opts.payload();
       if (!payload) return;
       if (payload.config) payload.config.pace = this.live.pace(); // the speed beside Start
+      const initFrom = this.models.initFrom();
+      if (initFrom) payload.init_from = initFrom;
       this.elsewhere.hide();
       const previous = { jobId: this.jobId, state: this.state };
       this.jobId = null;
@@ -173,6 +177,7 @@
         this._adopt(h.job_id);
       }
       this.lastSeq = h.seq;
+      this.kind = h.kind;
       this.runs = h.runs.map((r) => ({
         label: r.label, total: r.total_steps, step: r.step, spe: r.dataset.steps_per_epoch,
         epochs: r.dataset.config.epochs, sps: null, eta: null, final: r.final, failure: r.failure, verdict: r.verdict,
@@ -281,7 +286,7 @@
 
     _state(state, message, fromHistory) {
       this.state = state;
-      this.status.say(state, message, { runs: this.runs, readOnly: this.readOnly, fromHistory });
+      this.status.say(state, message, { runs: this.runs, readOnly: this.readOnly, fromHistory, kind: this.kind });
       this.updateControls();
       this.renderStatus();
     }
@@ -305,6 +310,7 @@
       if (form) form.setDisabled(this.readOnly || active);
       if (this.opts.onControls) this.opts.onControls(this.readOnly || active);
       if (e.reset) e.reset.disabled = this.readOnly || active;
+      this.models.update();
       this.focus.after(held);
     }
 

@@ -65,6 +65,8 @@
       } else if (state === "stopped") {
         this.setMessage(BP.cap(message || "stopped") + " at step " + steps + "." +
           (ctx.readOnly ? "" : " Change the settings and start again."), "muted");
+      } else if (state === "finished" && ctx.kind === "loaded") {
+        this.setMessage(StatusBar.loaded(runs, message, ctx.readOnly), "success");
       } else if (state === "finished") {
         const warning = runs.map((r) => r && r.warning).find(Boolean);
         const note = [message, warning].filter(Boolean).join(" ");
@@ -75,6 +77,20 @@
         if (ctx.fromHistory && ctx.readOnly) this.setMessage("Watching live: the charts follow the run as it trains.", "muted");
         else if (!ctx.fromHistory || this.messageKind !== "error") this.setMessage(ctx.readOnly ? "Watching live." : "Training… the charts update live.", "muted");
       }
+    }
+
+    /** The message of a model loaded from a file: what it does on its setup's data, and what one may do. */
+    static loaded(runs, message, readOnly) {
+      const f = runs[0] && runs[0].final;
+      let text = BP.cap(message || "loaded") + ".";
+      if (f) {
+        text = BP.cap((message || "loaded").split(":")[0]) + ": on this setup's data, validation loss " + fmt.num(f.val_loss, 4);
+        if (finite(f.val_acc)) text += ", validation accuracy " + fmt.pct(f.val_acc);
+        if (finite(f.test_acc)) text += ", test accuracy " + fmt.pct(f.test_acc);
+        text += ".";
+      }
+      if (!readOnly) text += " To train it further, tick “Train on from this model” and press Start.";
+      return text;
     }
 
     /** The message of a finished job: its time and final metrics (one run) or how many runs completed. */
