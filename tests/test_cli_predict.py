@@ -72,3 +72,20 @@ def test_info_describes_the_model(model, capsys, monkeypatch):
     code, out, _ = predict(capsys, monkeypatch, model, "--info")
     assert code == 0 and out.startswith("task: function (sin(2*x))\ninputs: x\noutputs: y (values)\n")
     assert "(0): Linear(in_features=1, out_features=6, bias=True)" in out
+
+
+def test_export_writes_a_pytorch_script_or_says_why_not(model, tmp_path, capsys, monkeypatch):
+    script = tmp_path / "fit.py"
+    code, out, err = predict_export(capsys, model, script)
+    assert (code, err) == (0, "") and f"PyTorch script saved to {script}" in out
+    assert "def build():" in script.read_text() and "MODEL_FILE = 'fit.npz'" in script.read_text()
+    assert predict_export(capsys, model, tmp_path / "fit.txt")[2] == "error: fit.txt must end in .py\n"
+    assert "does not exist" in predict_export(capsys, model, tmp_path / "no" / "fit.py")[2]
+    (tmp_path / "junk.npz").write_bytes(b"junk")
+    assert "this is not a .npz model file" in predict_export(capsys, tmp_path / "junk.npz", script)[2]
+
+
+def predict_export(capsys, model, script):
+    code = main(["export", str(model), str(script)])
+    out = capsys.readouterr()
+    return code, out.out, out.err

@@ -5,6 +5,7 @@
     python -m bpnet compare activation --epochs 2 --save-history activation.json
     python -m bpnet fields            # every setting, its default, limits and meaning (--json: the schema)
     python -m bpnet predict fit.npz inputs.csv    # a saved model's outputs (inputs from a file or stdin)
+    python -m bpnet export fit.npz fit.py         # a PyTorch script building the same network, loading fit.npz
 
 Exit codes: 0 finished, 1 failed, 2 bad settings or output paths (nothing trained), 130 stopped by Ctrl-C.
 """
@@ -19,7 +20,7 @@ from ..engine.config import TASKS, ConfigError, defaults, schema
 from ..engine.experiments import BASE, COMPARISONS, comparison_defaults, comparison_runs
 from ..engine.job import Job
 from .files import history_text, model_paths, output_problems, write_atomically
-from .predict import add_predict_command, predict_command
+from .predict import add_predict_command, export_command, predict_command
 from .progress import Progress
 from .settings import add_config_flags, as_flags, config_from, fields_table
 
@@ -37,7 +38,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser():
     parser = _Parser(prog="bpnet", description="Train bpnet networks from the command line.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,compare,fields,predict}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,compare,fields,predict,export}")
     train = sub.add_parser("train", help="train one config", description="Train one config. Every setting's "
                            "default is the function task's; other tasks' differences are in brackets.")
     compare = sub.add_parser("compare", help="train the variants of a classic comparison side by side",
@@ -126,8 +127,9 @@ def _save(job, args):
 
 def main(argv=None):
     args = _parser().parse_args(argv)
-    if args.command == "predict":
-        return predict_command(args, lambda message: print(f"error: {message}", file=sys.stderr))
+    if args.command in ("predict", "export"):
+        command = predict_command if args.command == "predict" else export_command
+        return command(args, lambda message: print(f"error: {message}", file=sys.stderr))
     if args.command == "fields":
         try:
             print(json.dumps(schema()[args.task] if args.task else schema(), indent=1) if args.json

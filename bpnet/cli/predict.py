@@ -9,12 +9,15 @@ import csv
 import io
 import math
 import sys
+from pathlib import Path
 
 import numpy as np
 
 from ..engine.saved import ModelFileError, read
+from ..engine.torch_export import torch_script
+from .files import output_problems, write_atomically
 
-__all__ = ["add_predict_command", "predict_command", "read_inputs", "MAX_INPUT_BYTES"]
+__all__ = ["add_predict_command", "predict_command", "export_command", "read_inputs", "MAX_INPUT_BYTES"]
 
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 
@@ -26,6 +29,12 @@ def add_predict_command(sub):
     p.add_argument("model", metavar="MODEL.npz", help="a model saved by the dashboard or `bpnet train --save-model`")
     p.add_argument("inputs", nargs="?", default="-", metavar="INPUTS.csv", help="the inputs (default: stdin)")
     p.add_argument("--info", action="store_true", help="describe the model (task, inputs, outputs, layers) instead")
+    e = sub.add_parser("export", help="write a PyTorch script that builds the same network and loads MODEL.npz",
+                       description="Write a runnable PyTorch script (numpy and torch only) that builds the same "
+                       "torch.nn.Sequential as MODEL.npz's network and loads its weights (found beside it): "
+                       "`python SCRIPT.py [MODEL.npz] [INPUTS.csv]` prints the network, or its outputs.")
+    e.add_argument("model", metavar="MODEL.npz")
+    e.add_argument("script", type=Path, metavar="SCRIPT.py")
     return p
 
 
@@ -84,12 +93,19 @@ def _info(saved):
                       f"input normalisation: {saved.normalization['kind']}", repr(saved.model)])
 
 
-def predict_command(args, error):
-    """Run `bpnet predict`; error(message) prints a problem; returns the exit code."""
+def _read_model(args, error):
+    """The SavedModel args.model names, or None once error() has said why it cannot be used."""
     try:
-        saved = read(args.model)
+        return read(args.model)
     except ModelFileError as exc:
         error(f"{args.model}: {exc}")
+        return None
+
+
+def predict_command(args, error):
+    """Run `bpnet predict`; error(message) prints a problem; returns the exit code."""
+    saved = _read_model(args, error)
+    if saved is None:
         return 2
     if args.info:
         print(_info(saved))
@@ -105,4 +121,29 @@ def predict_command(args, error):
         return 2
     lines = [",".join(saved.outputs)] + [",".join(f"{v:.9g}" for v in row) for row in out.tolist()]
     sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
+def export_command(args, error):
+    """Run `bpnet export MODEL.npz SCRIPT.py`; returns the exit code."""
+    saved = _read_model(args, error)
+    if saved is None:
+        return 2
+    if args.script.suffix != ".py":
+        error(f"{args.script.name} must end in .py")
+        return 2
+    problem = output_problems(args.script, None, [""]).get("--save-model")
+    if problem:
+        error(problem)
+        return 2
+    npz_name = Path(args.model).name
+    if Path(args.model).resolve().parent != args.script.resolve().parent:
+        print(f"note: the script looks for {npz_name} beside itself; else give the model's path when running it")
+    try:
+        write_atomically(args.script, torch_script(saved, npz_name, args.script.name).encode())
+    except OSError as exc:
+        error(f"cannot write {args.script}: {exc.strerror or exc}")
+        return 1
+    print(f"PyTorch script saved to {args.script}: python {args.script} prints the network; "
+          f"python {args.script} {npz_name} INPUTS.csv its outputs")
     return 0
