@@ -18,6 +18,7 @@ from bpnet.engine.relay import room_of
 from bpnet.engine.saved import check_continuation, read as read_model
 
 from .backends import LoadedJob, ServiceError
+from .waiting import Ticket, WaitingLine, expected_seconds, ordinal, waits
 
 __all__ = ["JobManager", "ServiceError", "room_of", "prepare", "page_of"]
 
@@ -47,11 +48,29 @@ def page_of(job):
     return "compare" if job.kind.startswith("compare") else job.config["task"]
 
 
+POLL = 0.25  # seconds between two looks for a free slot when nothing wakes the line
+ANNOUNCE_EVERY = 5.0  # seconds between two updates of the places in line (their waits count down)
+MIN_WAIT = 1.0  # a running job past its estimate is taken to end within a second or so
+
+
+def _expected(entry):
+    """A running job's expected duration (computed once)."""
+    if entry.expected is None:
+        job = entry.job
+        try:
+            configs = job.configs
+        except AttributeError:  # a Job training here (its configs are its trainers')
+            configs = [t.config for t in job.trainers]
+        entry.expected = expected_seconds(configs)
+    return entry.expected
+
+
 class Entry:
-    __slots__ = ("job", "owner", "created")
+    __slots__ = ("job", "owner", "created", "created_mono", "expected")
 
     def __init__(self, job, owner):
-        self.job, self.owner, self.created = job, owner, time.time()
+        self.job, self.owner, self.created, self.created_mono = job, owner, time.time(), time.monotonic()
+        self.expected = None
 
 
 class JobManager:
@@ -67,35 +86,33 @@ class JobManager:
         self._connections = {}  # client -> set of sids
         self._orphan_timers = {}
         self._loading = threading.Semaphore(1)
+        self._line = WaitingLine()  # starts waiting for a slot (web/waiting.py)
+        self.notify = lambda sids, payload: None  # sends a 'queue' event to a client's connections (sockets.py)
+        self._wake = threading.Event()  # a slot may have freed, or the line changed: the dispatcher looks
+        self._dispatcher = None
+        self._closed = False
 
     # --- jobs ---------------------------------------------------------------------------------
-    def start(self, owner, config=None, comparison=None, paused=False, replacing=None, init_from=None):
+    def start(self, owner, config=None, comparison=None, paused=False, replacing=None, init_from=None, queue=False):
         """Create and start a job for `owner` (paused: waiting at step 0, step mode); raises ConfigError or
         ServiceError (busy, already running). replacing: the id of the owner's job this one takes the place of
         (being stopped: rewind), not counted as running (one job per owner: the owner's slot passes to this one).
-        init_from: the id of a job whose (first run's) model the new one trains on."""
+        init_from: the id of a job whose (first run's) model the new one trains on. queue: when every slot is
+        busy (or others are waiting), join the waiting line instead of being refused: returns a Ticket, and the
+        owner hears of its place and its start through notify (web/line.py)."""
         with self._lock:  # reserve a slot; building the job (loading data) happens outside the lock
-            # owners, not jobs: a job being started is briefly both recorded and starting (one job per owner)
-            running = set(self.backend.active_owners(list(self._jobs.values())))
-            if replacing is not None:  # the owner's one job is the one being replaced: its slot is this one's
-                running.discard(owner)
-            running |= set(self._starting)
-            if owner in running:
-                mine = next((e.job for e in self._jobs.values() if e.owner == owner and not e.job.done), None)
-                raise ServiceError("you already have a job running: stop it before starting another",
-                                   **({"job_id": mine.id, "page": page_of(mine)} if mine is not None else {}))
-            if len(running) >= self.max_running:
+            running = self._check_owner(owner, replacing)
+            # a newcomer never passes those waiting (a rewind keeps its own slot)
+            free = len(running) < self.max_running and (not self._line or replacing is not None)
+            if not free and not queue:
                 raise ServiceError("server busy, try again in a moment "
                                    f"({len(running)} of {self.max_running} training slots in use)")
-            self._starting.append(owner)
+            if free:
+                self._starting.append(owner)
+        if not free:
+            return self._join(owner, *self._prepare(config, comparison, init_from, paused))
         try:
-            initial = self.get(init_from).job.model_npz(0) if init_from is not None else None
-            spec, configs = prepare(config, comparison, self.limits, initial)
-            spec["paused"] = bool(paused)
-            job = self.backend.launch(secrets.token_urlsafe(12), spec, configs, owner)
-            with self._lock:
-                self._jobs[job.id] = Entry(job, owner)
-                self._prune()
+            job = self._launch(owner, *self._prepare(config, comparison, init_from, paused))
         finally:
             with self._lock:
                 self._starting.remove(owner)
@@ -116,6 +133,37 @@ class JobManager:
             return self.start(owner, config=config, paused=True)
         old.stop("stopped: rewound to step 0")
         return self.start(owner, config=config, paused=True, replacing=old.id)
+
+    def _check_owner(self, owner, replacing=None):
+        """The owners holding a slot (under the lock); ServiceError if `owner` is one of them or is in line.
+        replacing: a job of the owner being replaced (rewind): its slot is not counted as the owner's."""
+        # owners, not jobs: a job being started is briefly both recorded and starting (one job per owner)
+        running = set(self.backend.active_owners(list(self._jobs.values())))
+        if replacing is not None:  # the owner's one job is the one being replaced: its slot is this one's
+            running.discard(owner)
+        running |= set(self._starting)
+        if owner in running:
+            mine = next((e.job for e in self._jobs.values() if e.owner == owner and not e.job.done), None)
+            raise ServiceError("you already have a job running: stop it before starting another",
+                               **({"job_id": mine.id, "page": page_of(mine)} if mine is not None else {}))
+        ticket = self._line.of(owner)
+        if ticket is not None:
+            raise ServiceError(f"you are already waiting for a training slot ({ordinal(self._line.position(ticket))} "
+                               "in line): leave the line first to start something else")
+        return running
+
+    def _prepare(self, config, comparison, init_from, paused=False):
+        initial = self.get(init_from).job.model_npz(0) if init_from is not None else None
+        spec, configs = prepare(config, comparison, self.limits, initial)
+        spec["paused"] = bool(paused)
+        return spec, configs
+
+    def _launch(self, owner, spec, configs):
+        job = self.backend.launch(secrets.token_urlsafe(12), spec, configs, owner)
+        with self._lock:
+            self._jobs[job.id] = Entry(job, owner)
+            self._prune()
+        return job
 
     def load_model(self, owner, npz, name):
         """An ended job of kind 'loaded' for an uploaded model .npz (ModelFileError if unusable), owned by
@@ -151,6 +199,101 @@ class JobManager:
             raise ServiceError("this job belongs to another session: you can watch it, not control it")
         return entry
 
+    # --- the line for a slot (web/waiting.py) ------------------------------------------------------
+    def _join(self, owner, spec, configs):
+        with self._lock:
+            self._check_owner(owner)  # (another tab of this session may have started or joined meanwhile)
+            ticket = Ticket(owner, spec, configs)
+            self._line.add(ticket)
+            if self._dispatcher is None:
+                self._dispatcher = threading.Thread(target=self._dispatch_loop, name="bpnet-line", daemon=True)
+                self._dispatcher.start()
+        log.info("client %s waits for a slot (%d in line)", owner[:8], len(self._line))
+        self._wake.set()
+        return ticket
+
+    def leave(self, owner, message="you left the line"):
+        """Take the owner's start out of the line; tells its pages. False if it was not waiting."""
+        with self._lock:
+            ticket = self._line.remove(owner)
+            sids = list(self._connections.get(owner, ()))
+        if ticket is None:
+            return False
+        self.notify(sids, {"ticket": ticket.id, "state": "left", "message": message})
+        self._wake.set()  # the others move up
+        return True
+
+    def line_status(self, owner):
+        """The 'queue' event payload for the owner's place in line (None if it is not waiting)."""
+        with self._lock:
+            return self._statuses().get(owner)
+
+    def waiting_count(self):
+        with self._lock:
+            return len(self._line)
+
+    def _statuses(self):
+        """{owner: payload} for everyone in line (under the lock): place, people ahead, expected wait."""
+        now = time.monotonic()
+        tickets = list(self._line)
+        running = [e for e in self._jobs.values() if not e.job.done]
+        remaining = [max(MIN_WAIT, _expected(e) - (now - e.created_mono)) for e in running]
+        expected = waits(remaining, tickets, self.max_running)
+        return {t.owner: {"ticket": t.id, "state": "queued", "position": i + 1, "ahead": i, "wait": round(w),
+                          "place": ordinal(i + 1), "slots": self.max_running, "waiting": len(tickets)}
+                for i, (t, w) in enumerate(zip(tickets, expected))}
+
+    def _announce(self):
+        with self._lock:
+            out = [(list(self._connections.get(owner, ())), payload) for owner, payload in self._statuses().items()]
+        for sids, payload in out:
+            self.notify(sids, payload)
+
+    def _dispatch_loop(self):
+        """Start the first waiting request whose owner is here whenever a slot is free; tell the line its
+        places when they change, and every ANNOUNCE_EVERY s (the wait counts down)."""
+        last, shown = 0.0, None
+        while not self._closed:
+            self._wake.wait(POLL)
+            self._wake.clear()
+            try:
+                started = self._dispatch()
+            except Exception:  # noqa: BLE001 - e.g. Redis down: the line waits, and tries again
+                log.exception("could not start the next job in line")
+                started = False
+            with self._lock:
+                order = [t.id for t in self._line]
+            if started or order != shown or time.monotonic() - last > ANNOUNCE_EVERY:
+                self._announce()
+                last, shown = time.monotonic(), order
+
+    def _dispatch(self):
+        """Start waiting requests while slots are free; True if one was started."""
+        started = False
+        while True:
+            with self._lock:
+                running = set(self.backend.active_owners(list(self._jobs.values()))) | set(self._starting)
+                if len(running) >= self.max_running:
+                    return started
+                ticket = self._line.take_first(lambda owner: owner in self._connections and owner not in running)
+                if ticket is None:
+                    return started
+                self._starting.append(ticket.owner)
+            try:
+                job = self._launch(ticket.owner, ticket.spec, ticket.configs)
+                payload = {"ticket": ticket.id, "state": "started", "job_id": job.id, "page": page_of(job)}
+                log.info("client %s: its job %s starts after %.1f s in line", ticket.owner[:8], job.id,
+                         time.monotonic() - ticket.joined)
+                started = True
+            except (ServiceError, ValueError) as exc:
+                payload = {"ticket": ticket.id, "state": "refused", "message": str(exc)}
+            finally:
+                with self._lock:
+                    self._starting.remove(ticket.owner)
+            with self._lock:
+                sids = list(self._connections.get(ticket.owner, ()))
+            self.notify(sids, payload)
+
     def running_count(self):
         with self._lock:  # start() and _prune() change the dict from other threads
             entries = list(self._jobs.values())
@@ -168,6 +311,11 @@ class JobManager:
         once, so its watchers learn how it ended before the server goes."""
         with self._lock:
             entries = [e for e in self._jobs.values() if not e.job.done]
+            self._closed = True
+            waiting = [(t, list(self._connections.get(t.owner, ()))) for t in self._line.clear()]
+        self._wake.set()
+        for ticket, sids in waiting:
+            self.notify(sids, {"ticket": ticket.id, "state": "left", "message": "the server was shut down"})
         for e in entries:
             try:
                 e.job.stop(message)
@@ -185,8 +333,11 @@ class JobManager:
         with self._lock:
             self._connections.setdefault(client, set()).add(sid)
             timer = self._orphan_timers.pop(client, None)
+            waiting = self._line.of(client) is not None
         if timer:
             timer.cancel()
+        if waiting:  # back in time: its turn may have come meanwhile
+            self._wake.set()
 
     def disconnected(self, client, sid):
         """When a client's last connection goes, stop its running jobs unless it returns within the grace period."""
@@ -196,7 +347,8 @@ class JobManager:
             if sids:
                 return
             self._connections.pop(client, None)
-            if not any(e.owner == client and not e.job.done for e in self._jobs.values()):
+            if not any(e.owner == client and not e.job.done for e in self._jobs.values()) and \
+                    self._line.of(client) is None:  # (one waiting keeps its place, passed over, for the grace period)
                 return
             timer = threading.Timer(self.grace_seconds, self._stop_orphans, args=(client,))
             timer.daemon = True
@@ -209,6 +361,8 @@ class JobManager:
                 return
             self._orphan_timers.pop(client, None)
             entries = [e for e in self._jobs.values() if e.owner == client and e.job.state not in TERMINAL]
+        if self.leave(client):
+            log.info("client %s left the line: gone for %.0f s", client[:8], self.grace_seconds)
         for e in entries:
             log.info("job %s stopped: its client left %.0f s ago", e.job.id, self.grace_seconds)
             e.job.stop(f"stopped: its page was closed and did not come back within {self.grace_seconds:g} s")

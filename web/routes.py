@@ -176,7 +176,7 @@ def healthz():
         running = m.running_count()
     except ServiceError as exc:  # Redis mode with Redis down: say so (a load balancer takes this web away)
         return jsonify({"status": "unavailable", "message": str(exc)}), 503
-    return jsonify({"status": "ok", "running_jobs": running, "max_running": m.max_running})
+    return jsonify({"status": "ok", "running_jobs": running, "max_running": m.max_running, "waiting": m.waiting_count()})
 
 
 @pages.get("/vendor/plotly.min.js")

@@ -7,6 +7,10 @@ carries that job's job_id, page, page_url (its page, with the controls) and watc
            -> {job_id, watch_url}; then 'history' + 'events'. paused: true makes the job (data, model at its
            initial weights) and waits at step 0: its first state event is 'paused' with steps [0, ...] (step
            mode). init_from: train on from that job's model (one loaded with POST /models, or any ended run)
+           When every training slot is busy (or others wait), the start waits in line instead: the ack is
+           {queued: true, ticket, position, place ("2nd"), ahead, wait (s, about), slots, waiting}, and 'queue'
+           events follow (below) until it starts; read-only watching is never queued
+  leave_queue {}                                    -> {left: bool}: give up one's place in line
   watch    {job_id}                                 -> 'history', then 'events' (read-only)
   pause | resume | stop  {job_id}                   owner only
   step     {job_id, steps?: 1..1000 | "epoch"}      owner only, from 'paused' -> {state: "running", until: [step
@@ -30,7 +34,11 @@ carries that job's job_id, page, page_url (its page, with the controls) and watc
   ping     {}                                       -> {t: server time}
 Any other event name, or a packet that cannot be read (see web/payloads.py), is refused the same way (its
 ack, if it asked for one, says why); such refusals are logged once per client per minute.
-Server -> client: 'hello' {max_running}; 'history' (engine history event); 'events' [engine events];
+Server -> client: 'hello' {max_running, queue: this session's place in line or null}; 'history' (engine history
+event); 'events' [engine events]; 'queue' {ticket, state: "queued" (with the place, as the start's ack; sent when
+it changes and every few seconds) | "started" (job_id, page: its history follows on 'watch') | "left" | "refused"
+(message)} to every page of the session waiting (a session whose pages all close keeps its place, passed over,
+for the grace period, then leaves the line);
 'error' {event, message, errors?}. Engine event payloads: bpnet/engine/events.py; the X-ray: docs/xray.md.
 """
 import logging
@@ -46,6 +54,7 @@ from bpnet.engine.job import JobError, step_count
 
 from .jobs import ServiceError, room_of
 from .payloads import RESERVED, UNREADABLE
+from .waiting import Ticket
 
 __all__ = ["register", "BadRequest", "RateLimit", "XRAY_RATE"]
 
@@ -135,6 +144,7 @@ def register(socketio, manager, xrays):
     """Attach the handlers to a Flask-SocketIO server driving `manager`; returns the predict rate limit.
     xrays: the X-ray requests' RateLimit (per connection here; per job for GET xray.json)."""
     throttled = _Throttled()
+    manager.notify = lambda sids, payload: [socketio.emit("queue", payload, to=sid) for sid in sids]
     predictions = RateLimit(PREDICT_RATE, PREDICT_RATE)  # per connection, owner or watcher
 
     def refuse(reply):
@@ -184,7 +194,7 @@ def register(socketio, manager, xrays):
     @socketio.on("connect")
     def on_connect(auth=None):
         manager.connected(_client(), request.sid)
-        emit("hello", {"max_running": manager.max_running})
+        emit("hello", {"max_running": manager.max_running, "queue": manager.line_status(_client())})
 
     @socketio.on("disconnect")
     def on_disconnect(reason=None):
@@ -207,9 +217,18 @@ def register(socketio, manager, xrays):
         init_from = data.get("init_from")
         if init_from is not None and (not isinstance(init_from, str) or not init_from or len(init_from) > MAX_ID):
             raise BadRequest("init_from must be the id of the job whose model to train on")
-        job = manager.start(_client(), config=config, comparison=comparison, paused=paused, init_from=init_from)
+        job = manager.start(_client(), config=config, comparison=comparison, paused=paused, init_from=init_from,
+                            queue=True)
+        if isinstance(job, Ticket):  # every slot busy: it waits in line ('queue' events follow)
+            return {"queued": True, **(manager.line_status(_client()) or {"ticket": job.id, "state": "queued"})}
         attach(manager.get(job.id))
         return {"job_id": job.id, "watch_url": url_for("pages.watch", job_id=job.id)}
+
+    @handler("leave_queue")
+    def leave_queue(data):
+        if data is not None:
+            _obj(data)
+        return {"left": manager.leave(_client())}
 
     @handler("watch")
     def watch(data):

@@ -129,7 +129,7 @@ def test_bad_run_index_is_a_json_400(http, finished_job, what, run, caplog):
 def test_healthz(http, manager):
     resp = http.get("/healthz")
     assert resp.status_code == 200 and resp.is_json
-    assert resp.get_json() == {"status": "ok", "running_jobs": 0, "max_running": 2}
+    assert resp.get_json() == {"status": "ok", "running_jobs": 0, "max_running": 2, "waiting": 0}
 
 
 def test_api_schema(http):
