@@ -3,7 +3,7 @@
 (function () {
   "use strict";
   const $ = BP.$, cap = BP.cap;
-  const ACTIVE = ["starting", "created", "running", "paused"];
+  const ACTIVE = ["starting", "queued", "created", "running", "paused"];
 
   class JobView {
     /**
@@ -39,6 +39,7 @@
         events: (list) => this._events(list),
       });
       this.socket = this.conn.socket;
+      this.line = new BP.WaitingLine(this);
       this.updateControls();
     }
 
@@ -122,16 +123,37 @@
         this.renderStatus();
         return;
       }
-      if (this.jobId !== ack.job_id) this._adopt(ack.job_id);
+      if (ack.queued) { // every slot is busy: it waits in line (waiting_line.js) and starts by itself
+        if (this.jobId === null) this.jobId = previous.jobId;
+        this.line.before = previous.state; // the state shown again should it leave the line
+        this.line.update(ack);
+        return;
+      }
+      this._own(ack.job_id, ack.watch_url);
+    }
+
+    /** The job this page started (now, or from the line) is its own: controls, share link, kept on reload. */
+    _own(jobId, watchUrl) {
+      if (this.jobId !== jobId) this._adopt(jobId);
       this.owner = true;
-      this.watchUrl = location.origin + ack.watch_url;
-      sessionStorage.setItem(this.storageKey, ack.job_id);
+      this.watchUrl = location.origin + watchUrl;
+      sessionStorage.setItem(this.storageKey, jobId);
       sessionStorage.setItem(this.storageKey + ".link", location.search); // a reload of this link shows it again
       this.tools.updateShare(this.watchUrl);
       this.updateControls();
     }
 
+    /** The run waiting in line has started: take it up here (its history comes on 'watch'). */
+    adoptStarted(jobId) {
+      this.status.line = null;
+      this.state = "starting";
+      this.setMessage("A training slot is free: starting your run…", "muted");
+      this._own(jobId, "/watch/" + encodeURIComponent(jobId));
+      this.watch(jobId);
+    }
+
     async control(action) {
+      if (action === "stop" && this.line.waiting) return this.line.leave();
       if (!this.jobId) return;
       const ack = await this.call(action, { job_id: this.jobId });
       if (!ack.ok) this.setMessage(cap(ack.message), "error");
@@ -285,6 +307,7 @@
     }
 
     _state(state, message, fromHistory) {
+      if (this.line && this.line.waiting && !ACTIVE.includes(state)) return this.line.show(); // an earlier run's end
       this.state = state;
       this.status.say(state, message, { runs: this.runs, readOnly: this.readOnly, fromHistory, kind: this.kind });
       this.updateControls();
@@ -304,7 +327,7 @@
       e.pause.disabled = !(mine && live);
       e.pause.querySelector("span").textContent = this.state === "paused" ? "Resume" : "Pause";
       e.pause.classList.toggle("primary", this.state === "paused");
-      e.stop.disabled = !(mine && (live || this.state === "created"));
+      e.stop.disabled = !((mine && (live || this.state === "created")) || (this.state === "queued" && this.connected));
       this.live.update(mine, live, this.readOnly);
       const form = this.opts.form();
       if (form) form.setDisabled(this.readOnly || active);

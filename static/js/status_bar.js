@@ -10,6 +10,7 @@
         state: $("#st-state"), epoch: $("#st-epoch span"), step: $("#st-step span"), speed: $("#st-speed span"),
         eta: $("#st-eta span"), progress: $("#st-progress"), message: $("#message"),
       };
+      this.line = null; // while waiting for a slot: the place in line (waiting_line.js)
     }
 
     setMessage(text, kind) {
@@ -31,6 +32,13 @@
       e.state.textContent = st === "idle" ? "ready" : st;
       e.state.dataset.state = st;
       e.progress.dataset.state = st;
+      if (st === "queued" && this.line) { // "2nd in line", "about 40 s"
+        e.state.textContent = this.line.place + " in line";
+        e.epoch.textContent = e.step.textContent = e.speed.textContent = "–";
+        e.eta.textContent = BP.WaitingLine.about(this.line.wait);
+        this._progress(0);
+        return;
+      }
       if (!runs.length || st === "starting") {
         e.epoch.textContent = e.step.textContent = e.speed.textContent = e.eta.textContent = "–";
         this._progress(0);
