@@ -9,6 +9,7 @@ a fixed number of clients and jobs, and a deadline.
 
     python bench/load.py [--clients 50] [--trainers 8] [--jobs 100] [--deadline 600]
     python bench/load.py --soak 200 [--backend threads|processes|redis|all]    (bench/soak.py)
+    python bench/load.py --class 30 [--slots 2]    a class starting runs at once: the line (bench/class_line.py)
 """
 import argparse
 import os
@@ -128,7 +129,13 @@ def main():
     ap.add_argument("--deadline", type=float, default=600)
     ap.add_argument("--soak", type=int, metavar="JOBS", help="instead: run JOBS jobs of mixed sizes (bench/soak.py)")
     ap.add_argument("--backend", choices=("threads", "processes", "redis", "all"), default="all")
+    ap.add_argument("--class", type=int, dest="students", metavar="STUDENTS",
+                    help="instead: STUDENTS clients each start a run at once on --slots slots (bench/class_line.py)")
+    ap.add_argument("--slots", type=int, default=2, help="training slots of the --class server (default 2)")
     args = ap.parse_args()
+    if args.students:
+        from class_line import run_class
+        sys.exit(0 if run_class(args.students, args.slots, args.deadline) else 1)
     if args.soak:
         from soak import soak
         backends = ("threads", "processes", "redis") if args.backend == "all" else (args.backend,)

@@ -90,6 +90,7 @@ class JobManager:
         self.notify = lambda sids, payload: None  # sends a 'queue' event to a client's connections (sockets.py)
         self._wake = threading.Event()  # a slot may have freed, or the line changed: the dispatcher looks
         self._dispatcher = None
+        self._started_from_line = 0
         self._closed = False
 
     # --- jobs ---------------------------------------------------------------------------------
@@ -281,7 +282,9 @@ class JobManager:
                 self._starting.append(ticket.owner)
             try:
                 job = self._launch(ticket.owner, ticket.spec, ticket.configs)
-                payload = {"ticket": ticket.id, "state": "started", "job_id": job.id, "page": page_of(job)}
+                self._started_from_line += 1
+                payload = {"ticket": ticket.id, "state": "started", "job_id": job.id, "page": page_of(job),
+                           "order": self._started_from_line}  # the how-manieth start from the line
                 log.info("client %s: its job %s starts after %.1f s in line", ticket.owner[:8], job.id,
                          time.monotonic() - ticket.joined)
                 started = True

@@ -99,5 +99,6 @@ def test_the_line_is_first_come_first_served(socket_client, settings, manager):
         assert h.call("stop", {"job_id": job_id})["ok"]
     started = [wait_queue(c, state="started") for c in line]  # each one's short job ends, the next starts
     assert [s["ticket"] for s in started] == tickets
+    assert [s["order"] for s in started] == list(range(1, 6))  # the server's own count of starts from the line
     order = [e.job.id for e in manager._jobs.values()]
     assert [order.index(s["job_id"]) for s in started] == sorted(order.index(s["job_id"]) for s in started)
