@@ -3,8 +3,24 @@ when a slot frees (first come, first served), read-only watching is never held u
 the page for longer than the grace period) gives the place up. Tests wait on the 'queue' events."""
 import pytest
 
-from support import fast_config, long_config, wait_until
+from support import TEST_SETTINGS, fast_config, long_config, wait_until
 from test_sockets import assert_refused, no_tracebacks, start
+from web import create_app
+
+
+@pytest.fixture(params=["threads", "processes"])
+def settings(request):
+    """Every test in both local backends: jobs training in the web process, and in a pool of worker processes."""
+    return {**TEST_SETTINGS, "WORKERS": request.param}
+
+
+@pytest.fixture
+def app(settings):
+    """The app; at teardown its jobs are stopped and its backend shut down (a worker pool and its manager)."""
+    app = create_app(settings)
+    yield app
+    app.extensions["bpnet_jobs"].stop_all(timeout=10)
+    app.extensions["bpnet_jobs"].backend.shutdown()
 
 
 def queue_events(client, **where):
@@ -51,7 +67,8 @@ def test_watch_links_keep_working_while_others_wait(socket_client, full):
     ack = watcher.call("watch", {"job_id": a_job})
     assert ack["ok"] and not ack["owner"]
     watcher.wait_for(lambda w: w.histories(a_job), message="the watched job's history")
-    watcher.wait_steps(a_job, max(watcher.histories(a_job)[0]["runs"][0]["step"], 1) + 1)  # live events follow
+    watcher.wait_for(lambda w: w.steps(a_job), message="live steps")
+    watcher.wait_steps(a_job, max(watcher.steps(a_job)) + 1)  # and more follow
 
 
 def test_leaving_the_line_moves_the_others_up(socket_client, full):
@@ -102,3 +119,18 @@ def test_the_line_is_first_come_first_served(socket_client, settings, manager):
     assert [s["order"] for s in started] == list(range(1, 6))  # the server's own count of starts from the line
     order = [e.job.id for e in manager._jobs.values()]
     assert [order.index(s["job_id"]) for s in started] == sorted(order.index(s["job_id"]) for s in started)
+
+
+def test_the_line_in_redis_mode(redis_server, redis_workers, redis_web, live_client):
+    """Slots counted across web processes and workers through Redis: the line waits for them too."""
+    redis_workers(3)
+    url = redis_web(BPNET_MAX_JOBS="2", BPNET_GRACE_SECONDS="1")
+    a, b, c = live_client(url), live_client(url), live_client(url)
+    jobs = [start(a), start(b)]
+    place = queued(c)
+    assert place["place"] == "1st" and a.get("/healthz").json()["waiting"] == 1
+    assert a.call("stop", {"job_id": jobs[0]})["ok"]
+    began = wait_queue(c, state="started")
+    assert c.call("watch", {"job_id": began["job_id"]})["owner"]
+    c.wait_state(began["job_id"], "finished")
+    assert b.call("stop", {"job_id": jobs[1]})["ok"]
