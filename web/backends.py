@@ -17,7 +17,7 @@ from bpnet.engine.job import STOPPED_BY_USER, TERMINAL, JobError
 from bpnet.engine.relay import Relay
 from bpnet.engine.replay import EventLog
 
-__all__ = ["LocalBackend", "LoadedJob", "RemoteJob", "RequestOps", "ServiceError", "waiting_history", "lost_job_answer"]
+__all__ = ["LocalBackend", "LoadedJob", "page_of", "RemoteJob", "RequestOps", "ServiceError", "waiting_history", "lost_job_answer"]
 
 log = logging.getLogger("bpnet.web")
 
@@ -28,6 +28,11 @@ class ServiceError(Exception):
     def __init__(self, message, **details):
         super().__init__(message)
         self.details = details
+
+
+def page_of(job):
+    """The dashboard page that shows a job: its task's, or the compare page."""
+    return "compare" if job.kind.startswith("compare") else job.config["task"]
 
 
 # --- threads in this process -------------------------------------------------------------------------

@@ -105,6 +105,17 @@ def open_page(driver, base, path):
         driver.find_element(By.ID, "btn-reset").click()
 
 
+def draw_a_one(driver):
+    """Draw a "1" on the MNIST page's pad with the mouse; the model's probabilities (10, summing to 1)."""
+    pad = driver.find_element(By.ID, "draw-canvas")
+    (ActionChains(driver).move_to_element_with_offset(pad, 0, -70).click_and_hold()
+     .move_by_offset(4, 40).move_by_offset(4, 40).move_by_offset(2, 40).release().perform())
+    probs = until(driver, lambda d: js(d, "var d = document.getElementById('chart-probs').data;"
+                                          " return d && d.length === 1 && d[0].y"), message="the probability bars")
+    assert len(probs) == 10 and math.isclose(sum(probs), 1.0, abs_tol=1e-3)
+    return probs
+
+
 def start(driver):
     until(driver, lambda d: enabled(d, "btn-start"), message="Start to be enabled")
     driver.find_element(By.ID, "btn-start").click()
@@ -331,13 +342,7 @@ def test_mnist_run_digits_confusion_and_drawing(browser, live_server):
     assert f"{24 - wrong} / 24 right" == js(browser, "return document.getElementById('digits-score').textContent")
     conf = js(browser, "return document.getElementById('chart-confusion').data[0].text")
     assert len(conf) == 10 and sum(map(sum, conf)) == 10000  # the last evaluation: the whole validation split
-    # draw a "1" with the mouse and get the model's probabilities
-    pad = browser.find_element(By.ID, "draw-canvas")
-    (ActionChains(browser).move_to_element_with_offset(pad, 0, -70).click_and_hold()
-     .move_by_offset(4, 40).move_by_offset(4, 40).move_by_offset(2, 40).release().perform())
-    probs = until(browser, lambda d: js(d, "var d = document.getElementById('chart-probs').data;"
-                                           " return d && d.length === 1 && d[0].y"), message="the probability bars")
-    assert len(probs) == 10 and math.isclose(sum(probs), 1.0, abs_tol=1e-3)
+    draw_a_one(browser)
     assert "Looks like a" in js(browser, "return document.getElementById('draw-guess').textContent")
     ink = js(browser, "var c = document.getElementById('draw-preview').getContext('2d').getImageData(0, 0, 28, 28).data;"
                       " var n = 0; for (var i = 0; i < c.length; i += 4) if (c[i] > 40) n++; return n")

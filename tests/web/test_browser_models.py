@@ -1,7 +1,6 @@
 """Models that travel, in a real browser: a trained MNIST model downloaded, loaded back with "Load model…" (its
 page shows what it does on its data and predicts a drawn digit), trained on from its weights, and a file that is
 not a model answered on the message line."""
-import math
 import os
 
 import pytest
@@ -13,11 +12,10 @@ if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
 pytest.importorskip("selenium", reason="browser tests need selenium")
 
 import requests  # noqa: E402
-from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
-from test_browser import (assert_startable, clean_console_and_origin, fill, js, message, open_page,  # noqa: E402,F401
-                          screenshot, start, state, until, wait_state)
+from test_browser import (assert_startable, clean_console_and_origin, draw_a_one, fill, js, message,  # noqa: E402,F401
+                          open_page, screenshot, start, state, until, wait_state)
 
 TINY = dict(n_samples=1000, hidden="16", epochs=1, eval_every=5, val_subset=100)
 
@@ -48,12 +46,7 @@ def test_a_downloaded_model_loads_back_predicts_a_digit_and_trains_on(browser, l
           message="the loaded model's summary")
     assert "test accuracy" in message(browser)
     assert js(browser, "return document.querySelectorAll('#digits .digit canvas').length") == 24
-    pad = browser.find_element(By.ID, "draw-canvas")
-    (ActionChains(browser).move_to_element_with_offset(pad, 0, -70).click_and_hold()
-     .move_by_offset(4, 40).move_by_offset(4, 40).move_by_offset(2, 40).release().perform())
-    probs = until(browser, lambda d: js(d, "var d = document.getElementById('chart-probs').data;"
-                                           " return d && d.length === 1 && d[0].y"), message="the probability bars")
-    assert len(probs) == 10 and math.isclose(sum(probs), 1.0, abs_tol=1e-3)
+    draw_a_one(browser)
     assert browser.find_element(By.ID, "continue-row").is_displayed()
     screenshot(browser, "model-loaded")
 
