@@ -95,7 +95,9 @@ class LineMixin:
             self._wake.clear()
             try:
                 started = self._dispatch()
-            except Exception:  # noqa: BLE001 - e.g. Redis down: the line waits, and tries again
+            except ServiceError:  # the slots cannot be counted (Redis or the worker pool down): the line waits
+                started = False
+            except Exception:  # noqa: BLE001 - a bug must not end the line: it waits, and tries again
                 log.exception("could not start the next job in line")
                 started = False
             with self._lock:
