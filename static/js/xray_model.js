@@ -110,5 +110,10 @@
     bias: (l, j) => "b" + l + "[" + j + "]",
   };
 
-  BP.xray = { build, unitValue, inputValue, edgeValue, extent, num, names, DERIVATIVES, col, mean, sum };
+  /** Views that show more of an X-ray (the units' pictures): BP.xray.listen(fn) calls fn(xray) for each X-ray shown. */
+  const listeners = [];
+  const listen = (fn) => listeners.push(fn);
+  const shown = (xr) => listeners.forEach((fn) => fn(xr));
+
+  BP.xray = { build, unitValue, inputValue, edgeValue, extent, num, names, DERIVATIVES, col, mean, sum, listen, shown };
 })();
