@@ -51,7 +51,7 @@
     if (sample === "batch") {
       const ds = X.col(L.delta, j), value = X.unitValue(L, "delta", j, "batch");
       lines.push({ label: "forward", text: "mean over the batch: z_" + u + " = " + num(X.unitValue(L, "z", j, "batch")) +
-        ", a_" + u + " = " + num(X.unitValue(L, "a", j, "batch")) });
+        (L.actType ? ", a_" + u + " = " + num(X.unitValue(L, "a", j, "batch")) : "") });
       lines.push({ label: "backward", key: "delta", value,
         text: "δ_" + u + " over the batch = Σ_n δ_" + u + "[n] = (" + plus(ds) + ") = " + num(value) });
       if (L.b) lines.push({ label: "", text: "= dL/d" + N.bias(l, j + 1) + " = " + num(L.b.grad[j]) + " (the network's bias gradient)" });
