@@ -105,7 +105,7 @@ def make_xray(config, steps=3):
                  "grad_output": got["grad_output"]}
         params = {}
         for pname, p in m.named_parameters():
-            state = {k: v for k, v in opt.state.get(p, {}).items() if isinstance(v, np.ndarray)}
+            state = dict(opt.state.get(p, {}))  # arrays, and scalars such as Adam's step count
             params[pname] = {"before": before[id(p)], "grad": np.array(p.grad), "after": np.array(p.data), "state": state}
         if params:
             layer["params"] = params

@@ -126,7 +126,7 @@
       return { label: "update", key: "after", value: after,
         text: name + " after = before - lr · dL/dW = " + paren(before) + " - " + num(net.lr) + " * " + paren(g) + " = " + num(after) };
     }
-    const state = W.state || {}, parts = Object.keys(state).map((k) => k + " = " + num(state[k][j][i]));
+    const parts = X.stateNames(W).map((k) => k + " = " + num(W.state[k][j][i]));
     return { label: "update", key: "after", value: after,
       text: name + ": " + num(before) + " -> " + num(after) + " (change " + num(after - before) + ", by " +
         (net.optimizer || "the optimiser") + (parts.length ? ": " + parts.join(", ") : "") + ")" };

@@ -1,5 +1,6 @@
 /* Step, Step epoch and Rewind beside Start (the controls macro with stepping=True), for the page's own job:
- *   Start paused   Start makes the job (data, the network at its initial weights) and waits at step 0
+ *   Start paused   Start makes the job (data, the network at its initial weights) and waits at step 0 (the
+ *                  step-by-step page; the experiment pages show the row while their run is paused)
  *   Step           one minibatch from paused, then paused again (`step {job_id, steps: 1}`)
  *   Step epoch     the minibatches up to the end of the current epoch (`steps: "epoch"`)
  *   Rewind         the same start again: the same initial weights and data order (the same seed), paused at
@@ -12,13 +13,13 @@
   const $ = BP.$;
 
   BP.views.register("step-controls", (page) => {
-    const el = { step: $("#btn-step"), epoch: $("#btn-step-epoch"), rewind: $("#btn-rewind"), paused: $("#start-paused"), lr: $("#live-lr") };
+    const el = { row: $("#step-buttons"), step: $("#btn-step"), epoch: $("#btn-step-epoch"), rewind: $("#btn-rewind"), paused: $("#start-paused"), lr: $("#live-lr") };
     if (!el.step) return {};
     // Start sends paused: true when asked to (page.options is read by the job view, made after the views)
     const payload = page.options.payload;
     page.options.payload = () => {
       const p = payload();
-      if (p && el.paused.checked) p.paused = true;
+      if (p && el.paused && el.paused.checked) p.paused = true;
       return p;
     };
     let busy = false, lastLr = null;
@@ -30,7 +31,9 @@
       if (!j) return;
       el.step.disabled = el.epoch.disabled = busy || !(mine() && j.state === "paused");
       el.rewind.disabled = busy || !(mine() && ["paused", "running", "finished", "stopped", "failed"].includes(j.state));
-      el.paused.disabled = j.readOnly || ["starting", "created", "running", "paused"].includes(j.state);
+      if (el.paused) el.paused.disabled = j.readOnly || ["starting", "created", "running", "paused"].includes(j.state);
+      // the experiment pages show the row while their own run is paused (Start paused is the step-by-step page's)
+      else el.row.hidden = !(mine() && j.state === "paused");
     }
 
     async function step(steps) {

@@ -25,26 +25,6 @@
       '<polyline points="' + pts + '" class="unit-line"/></svg>';
   }
 
-  /** A unit over the plane: a canvas heatmap (rows follow ys, columns xs; the top row is the largest y). */
-  function heat(canvas, values, nx, ny) {
-    // signed units (tanh) around 0: orange positive, blue negative; units that are never negative (sigmoid,
-    // ReLU) from their lowest value (white) to their highest (orange), so a sigmoid's shape shows too
-    const flat = Array.isArray(values[0]) ? [].concat(...values) : values, [lo, hi] = range(flat);
-    const signed = lo < 0, m = signed ? Math.max(-lo, hi) || 1 : hi - lo || 1;
-    canvas.width = nx;
-    canvas.height = ny;
-    const ctx = canvas.getContext("2d"), img = ctx.createImageData(nx, ny);
-    for (let iy = 0; iy < ny; iy++) for (let ix = 0; ix < nx; ix++) {
-      const v = (flat[iy * nx + ix] - (signed ? 0 : lo)) / m, t = Math.min(1, Math.abs(v)), o = ((ny - 1 - iy) * nx + ix) * 4;
-      const c = v >= 0 ? [234, 88, 12] : [37, 99, 235];
-      img.data[o] = 255 + (c[0] - 255) * t;
-      img.data[o + 1] = 255 + (c[1] - 255) * t;
-      img.data[o + 2] = 255 + (c[2] - 255) * t;
-      img.data[o + 3] = 255;
-    }
-    ctx.putImageData(img, 0, 0);
-  }
-
   function draw(xr) {
     const box = $("#units-grid");
     if (!box) return;
@@ -72,7 +52,9 @@
         else {
           const c = document.createElement("canvas");
           c.className = "unit-plot";
-          heat(c, vals, nx, ny);
+          // rows follow ys (a flat list: row-major), the top row the largest y
+          const rows = Array.isArray(vals[0]) ? vals : Array.from({ length: ny }, (_, iy) => vals.slice(iy * nx, (iy + 1) * nx));
+          BP.heatmap(c, rows, { flipY: true });
           c.setAttribute("aria-hidden", "true");
           fig.appendChild(c);
         }

@@ -102,6 +102,9 @@
     return m || 1;
   }
 
+  /** The optimiser's state arrays of a parameter (momentum_buffer, exp_avg, exp_avg_sq...; not Adam's step count). */
+  const stateNames = (P) => Object.keys((P && P.state) || {}).filter((k) => Array.isArray(P.state[k]));
+
   /** Unit names of the chain rule and the diagram: input x_i, unit (l, j), weight Wl[j,i]; all 1-based. */
   const names = {
     unit: (l, j) => l + "," + j,
@@ -115,5 +118,5 @@
   const listen = (fn) => listeners.push(fn);
   const shown = (xr) => listeners.forEach((fn) => fn(xr));
 
-  BP.xray = { build, unitValue, inputValue, edgeValue, extent, num, names, DERIVATIVES, col, mean, sum, listen, shown };
+  BP.xray = { build, unitValue, inputValue, edgeValue, extent, num, names, stateNames, DERIVATIVES, col, mean, sum, listen, shown };
 })();

@@ -69,14 +69,16 @@
       const n = this.net;
       this.el.badge.textContent = xr && xr.step !== undefined ? "step " + xr.step : "";
       this.el.summary.textContent = xr ? "step " + xr.step + " · minibatch loss " + num(xr.loss) + " · lr " + num(xr.lr) +
-        (xr.optimizer ? " · " + xr.optimizer : "") + (xr.x ? " · batch of " + (xr.sample_count || xr.x.length) : "") : "";
+        (xr.optimizer ? " · " + xr.optimizer : "") + (xr.sample_count || xr.x ? " · batch of " + (xr.sample_count || xr.x.length) : "") : "";
       this.el.summary.dataset.loss = xr ? String(xr.loss) : "";
       X.shown(xr);
       if (!n) {
         this.note(xr && xr.summary ? "This network is too big to draw unit by unit: see the pictures of its weights and gradients." : "");
         this.diagram.draw(null);
         this.chain.show(null);
-        return this._tables();
+        this.el.weightTable.textContent = "";
+        if (xr && xr.summary && Array.isArray(xr.layers)) BP.xrayTables.summary(this.el.unitTable, xr);
+        return;
       }
       this.note(n.hasGrad ? "" : "Step " + xr.step + " has not run its backward pass yet: the forward view only. Press Step.");
       if (this.sample !== "batch" && this.sample >= n.n) this.sample = "batch";

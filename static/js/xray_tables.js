@@ -71,7 +71,7 @@
   /** The incoming weights of unit (l, j) and its bias: before, dL/dw, after, optimiser state. */
   function weights(el, net, l, j, onWeight) {
     if (!net || l < 1) return void (el.textContent = "");
-    const L = net.layers[l - 1], W = L.W, states = Object.keys((W && W.state) || {});
+    const L = net.layers[l - 1], W = L.W, states = X.stateNames(W);
     const head = ["weight", "from", "before"].concat(net.hasGrad ? ["dL/dw", "after", "change"] : [],
       net.hasGrad ? states.map((k) => STATE_NAMES[k] || k) : []);
     const row = (name, from, P, pick) => {
@@ -90,12 +90,25 @@
     }
     if (L.b) {
       const B = L.b, P = { before: B.before[j], grad: B.grad && B.grad[j], after: B.after && B.after[j], state: {} };
-      for (const k of Object.keys(B.state || {})) P.state[k] = B.state[k][j];
+      for (const k of X.stateNames(B)) P.state[k] = B.state[k][j];
       rows.push(row(N.bias(l, j + 1), "1", P, null));
     }
     table(el, "The weights into unit " + N.unit(l, j + 1) + ": this step's update" +
       (net.optimizer ? " (" + net.optimizer + ", lr " + num(net.lr) + ")" : ""), head, rows);
   }
 
-  BP.xrayTables = { unit, weights };
+  /** A big network's X-ray (summary: true): per layer the norms of its weights before and after, of dL/dW, and
+   *  of its output and output gradient on the batch. */
+  function summary(el, xr) {
+    const norm = (s) => (s && typeof s === "object" && "norm" in s ? s.norm : "–");
+    const rows = xr.layers.map((m) => {
+      const w = m.params && m.params.weight;
+      return { cells: [BP.layerName(m.name), (m.output_shape || []).join("×"), norm(m.output), norm(m.grad_output),
+        w ? norm(w.before) : "–", w ? norm(w.grad) : "–", w ? norm(w.after) : "–"] };
+    });
+    table(el, "Step " + xr.step + ", per layer: L2 norms on the batch of " + xr.sample_count, ["layer", "output shape",
+      "|output|", "|dL/d output|", "|W| before", "|dL/dW|", "|W| after"], rows);
+  }
+
+  BP.xrayTables = { unit, weights, summary };
 })();
