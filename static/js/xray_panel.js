@@ -71,6 +71,7 @@
       this.el.summary.textContent = xr ? "step " + xr.step + " · minibatch loss " + num(xr.loss) + " · lr " + num(xr.lr) +
         (xr.optimizer ? " · " + xr.optimizer : "") + (xr.sample_count || xr.x ? " · batch of " + (xr.sample_count || xr.x.length) : "") : "";
       this.el.summary.dataset.loss = xr ? String(xr.loss) : "";
+      this.card.classList.toggle("summary", !!(xr && xr.summary)); // no diagram: no views, samples or chain rule
       X.shown(xr);
       if (!n) {
         this.note(xr && xr.summary ? "This network is too big to draw unit by unit: see the pictures of its weights and gradients." : "");
