@@ -63,9 +63,9 @@
       this.container.textContent = "";
       if (!net) return;
       const cols = [net.inputs].concat(net.layers.map((L) => L.width)), tall = Math.max(...cols);
-      const big = tall <= 10, nodeW = big ? 118 : 18, nodeH = big ? 50 : 18;
+      const big = tall <= 10, nodeW = big ? 150 : 18, nodeH = big ? 52 : 18;
       const gapY = big ? 22 : 6, H = Math.max(220, tall * (nodeH + gapY) + 56);
-      const W = Math.max(cols.length * (big ? 150 : 60), this.container.clientWidth || 900); // drawn 1:1: text at its size
+      const W = Math.max(cols.length * (big ? 180 : 60), this.container.clientWidth || 900); // drawn 1:1: text at its size
       const svg = el("svg", { viewBox: "0 0 " + W + " " + H, width: W, height: H, class: "net-svg", role: "group",
         "aria-label": "The network, " + cols.join("-") + " units, " + view + " view" }, this.container);
       const xOf = (c) => 20 + nodeW / 2 + (c * (W - 40 - nodeW)) / (cols.length - 1);
@@ -127,7 +127,7 @@
         const name_ = el("text", { x: -box.w / 2 + 6, y: -box.h / 2 - 4, class: "net-name" }, g);
         name_.textContent = name;
         lines.forEach(([k, v], n) => {
-          const t = el("text", { x: 0, y: (lines.length === 1 ? 6 : -5 + n * 19), "text-anchor": "middle", class: "net-val" }, g);
+          const t = el("text", { x: 0, y: (lines.length === 1 ? 6 : -5 + n * 20), "text-anchor": "middle", class: n ? "net-val second" : "net-val" }, g);
           t.textContent = shown ? k + " " + num(v) : k + " …";
           t.setAttribute("data-kind", k);
         });

@@ -61,6 +61,14 @@
       }
     }
 
+    /** Ask at most about once a second: now, or when a second has passed since the last request (so the
+     *  latest X-ray is always fetched in the end, however fast they come). */
+    askSoon() {
+      const wait = 1000 - (performance.now() - this.lastAsk);
+      if (wait <= 0) return this.ask();
+      if (!this.soon) this.soon = setTimeout(() => { this.soon = null; this.ask(); }, wait);
+    }
+
     /** Show an X-ray (the JSON of docs/xray.md). */
     show(xr) {
       this.stop();
@@ -201,9 +209,10 @@
       },
       steps(run, ev, fromHistory) {
         // a running job records X-rays only while someone asks: ask about once a second while the panel is open
-        if (!fromHistory && run === 0 && page.job.state === "running" && performance.now() - panel.lastAsk > 1000) panel.ask();
+        if (!fromHistory && run === 0 && page.job.state === "running") panel.askSoon();
       },
       xray_ready(run) {
+        // a step just run (the engine sends these at most twice a second, and only while someone asks)
         if (run === 0) panel.ask();
       },
     };

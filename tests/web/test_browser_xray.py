@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from test_accessibility import axe_violations
-from test_browser import clean_console_and_origin, fill, js, open_page, screenshot, until  # noqa: F401
+from test_browser import clean_console_and_origin, enabled, fill, js, open_page, screenshot, until  # noqa: F401
 from xray_fixture import CONFIGS, make_xray
 
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -203,6 +203,7 @@ def xray_json(base, job_id):
 
 
 def step_and_wait(driver, button, step):
+    until(driver, lambda d: enabled(d, button), message=f"{button} to be enabled")  # the job is ours (its ack came)
     driver.find_element(By.ID, button).click()
     until(driver, lambda d: js(d, "return document.getElementById('xray-badge').textContent") == f"step {step}"
           and js(d, "return BP.job.state") == "paused", message=f"the X-ray of step {step}")
@@ -230,6 +231,7 @@ def test_step_three_times_and_the_page_shows_the_jobs_xray_then_rewind_repeats_i
     assert close(nodes[(2, 1)]["z"], float(np.mean(np.array(xr["layers"][2]["output"])[:, 1])))
     screenshot(browser, "backprop-step")
     # Rewind: a new job from the same initial weights and data order, paused at step 0; its step 3 is the same
+    until(browser, lambda d: enabled(d, "btn-rewind"), message="Rewind to be enabled")
     browser.find_element(By.ID, "btn-rewind").click()
     until(browser, lambda d: js(d, "return BP.job.jobId") not in (None, job_id) and js(d, "return BP.job.state") == "paused",
           message="the rewound job")
