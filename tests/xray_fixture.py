@@ -19,12 +19,15 @@ from bpnet.grad_mode import no_grad
 
 __all__ = ["CONFIGS", "make_xray"]
 
-# the seed lesson's network (3 inputs, sigmoid 3-3-2, two classes), a 1-D fit and a surface fit
+# the seed lesson's network (3 inputs, sigmoid 3-3-2, two classes), a 1-D fit, a batch-normed classifier and a
+# surface fit
 CONFIGS = {
     "classification": {"task": "classification", "dataset": "spheres", "activation": "sigmoid", "hidden": [3, 3, 2],
                        "optimizer": "sgd", "lr": 0.1, "batch_size": 8, "epochs": 5, "n_samples": 200},
     "function": {"task": "function", "formula": "sin(3*x)", "hidden": [5, 4], "activation": "tanh",
                  "optimizer": "adam", "lr": 0.01, "batch_size": 6, "epochs": 5, "n_samples": 60},
+    "batch_norm": {"task": "classification", "dataset": "moons", "activation": "tanh", "hidden": [3, 2], "batch_norm": True,
+                   "optimizer": "sgd", "lr": 0.1, "batch_size": 8, "epochs": 5, "n_samples": 200},
     "surface": {"task": "surface", "formula": "sin(x)*cos(y)", "hidden": [6, 4], "activation": "relu",
                 "optimizer": "momentum", "lr": 0.05, "batch_size": 8, "epochs": 5, "n_samples": 100},
 }

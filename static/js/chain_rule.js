@@ -66,7 +66,10 @@
       text: "z_" + u + " = Σ_i " + N.weight(l, j + 1, "i") + " · " + (prev ? "a_" + prev + ",i" : "x_i") +
         (L.b ? " + " + N.bias(l, j + 1) : "") + " = " + products(zTerms) + (L.b ? " + " + paren(bias) : "") + " = " + num(z) });
     if (L.actType) {
-      lines.push({ label: "", text: "a_" + u + " = " + L.actType.toLowerCase() + "(z_" + u + ") = " + num(a) });
+      const inner = L.norm && L.norm.length ? L.norm.map((t) => t.toLowerCase()).join("(") + "(z_" + u + ")" + ")".repeat(L.norm.length - 1)
+        : "z_" + u;
+      lines.push({ label: "", text: "a_" + u + " = " + L.actType.toLowerCase() + "(" + inner + ") = " + num(a) +
+        (inner !== "z_" + u ? " (the batch norm standardises z over the batch first)" : "") });
     }
     if (!net.hasGrad) return { title, lines, value: z };
     const d = L.delta[s][j];
@@ -78,8 +81,9 @@
       return { title, lines, value: d };
     }
     if (!L.simple || l === net.layers.length) {
+      const through = L.others.map((m) => m.type), mixes = through.some((t) => t.startsWith("BatchNorm"));
       lines.push({ label: "backward", key: "delta", value: d, text: "δ_" + u + " = dL/dz_" + u + " = " + num(d) +
-        " (through " + L.others.map((m) => m.type).join(", ") + ", which mixes the batch: the network's value)" });
+        " (through " + through.join(", ") + (mixes ? ", which mixes the batch's samples" : "") + ": the network's value)" });
       return { title, lines, value: d };
     }
     const up = net.layers[l], k = l + 1, dA = L.dA[s][j], fp = X.DERIVATIVES[L.actType];

@@ -35,7 +35,8 @@
 
   /** The network of an X-ray: {step, lr, loss, n, lossFn, optimizer, inputs, layers: [...]}, or null for a
    *  summary X-ray (too big to draw unit by unit). Layer l (1-based, as in "Linear 2") holds its Linear
-   *  module and the modules after it up to the next Linear: its activation, if any, and others (batch norm). */
+   *  module and the modules after it up to the next Linear: its activation, if any, and others (batch norm
+   *  before the activation, dropout after it). */
   function build(xr) {
     if (!xr || xr.summary || !Array.isArray(xr.layers) || !Array.isArray(xr.x)) return null;
     const mods = xr.layers, layers = [];
@@ -49,8 +50,9 @@
         cur.width = cur.W ? cur.W.before.length : m.output[0].length;
         cur.fanIn = cur.W ? cur.W.before[0].length : cur.input[0].length;
         layers.push(cur);
-      } else if (cur && ACTIVATIONS.includes(m.type) && !cur.act && !cur.others.length) {
+      } else if (cur && ACTIVATIONS.includes(m.type) && !cur.act) {
         cur.act = m;
+        cur.norm = cur.others.map((o) => o.type); // a batch norm between z and the activation
       } else if (cur) {
         cur.others.push(m);
       } else if (!PASS_THROUGH.includes(m.type)) {

@@ -154,6 +154,18 @@ def test_a_weights_chain_rule_and_tables_show_its_gradient_and_update(browser, l
     assert close(deltas[-1], lin["params"]["bias"]["grad"][0], digits=3)  # the batch's sum is the bias gradient
 
 
+def test_with_batch_norm_a_unit_shows_its_activation_and_the_batch_norm_in_its_chain_rule(browser, live_server, xrays):
+    xr = xrays["batch_norm"]
+    assert [m["type"] for m in xr["layers"][:3]] == ["Linear", "BatchNorm1d", "Tanh"]
+    show(browser, live_server, xr)
+    js(browser, "BP.xrayPanel.setSample(0); BP.xrayPanel.select({kind: 'unit', l: 1, j: 0})")
+    nodes = node_values(browser)
+    assert close(nodes[(1, 0)]["z"], xr["layers"][0]["output"][0][0]) and close(nodes[(1, 0)]["a"], xr["layers"][2]["output"][0][0])
+    text = chain_text(browser)
+    assert "a_1,1 = tanh(batchnorm1d(z_1,1))" in text and "through BatchNorm1d" in text
+    assert close(re.search(r"^backward: δ_1,1 = dL/dz_1,1 = (" + NUMBER + ")", text, re.M).group(1), xr["layers"][0]["grad_output"][0][0])
+
+
 # --- interaction --------------------------------------------------------------------------------------------
 def test_play_runs_forward_then_backward_layer_by_layer(browser, live_server, xrays):
     show(browser, live_server, xrays["surface"], task="surface")
@@ -271,3 +283,17 @@ def test_the_panel_on_an_experiment_page_shows_a_paused_runs_step(browser, live_
         assert js(browser, "return document.querySelectorAll('#xray-diagram .net-node').length") > 0
         assert js(browser, "return document.querySelectorAll('#units-grid figure').length") > 0
     screenshot(browser, f"xray-{task}")
+
+
+def test_the_open_panel_follows_a_running_job(browser, live_server):
+    open_page(browser, live_server, "/function")
+    browser.find_element(By.CSS_SELECTOR, 'input[name="pace"][value="25"]').click()
+    browser.find_element(By.ID, "btn-start").click()
+    until(browser, lambda d: js(d, "return BP.job.state") == "running", message="the run")
+    browser.find_element(By.CSS_SELECTOR, "#xray > summary").click()  # opened: it asks, the job records
+
+    def shown_step(d):
+        m = re.fullmatch(r"step (\d+)", js(d, "return document.getElementById('xray-badge').textContent"))
+        return int(m.group(1)) if m else 0
+    first = until(browser, shown_step, message="a first X-ray of the running job")
+    until(browser, lambda d: shown_step(d) > first, message="a later step's X-ray")
