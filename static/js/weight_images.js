@@ -24,11 +24,11 @@
   }
 
   /** A set of small pictures (tiles, filters, feature maps), each its own canvas, under one caption. */
-  function gallery(parent, title, maps) {
+  function gallery(parent, title, maps, cls) {
     const fig = document.createElement("figure");
     fig.className = "weight-gallery";
     const grid = document.createElement("div");
-    grid.className = "gallery-grid";
+    grid.className = "gallery-grid " + (cls || "");
     for (const m of maps) {
       const c = document.createElement("canvas");
       c.setAttribute("aria-hidden", "true");
@@ -63,9 +63,9 @@
       } else if (im) {
         if (im.weight) figure(row, "W after this step", as2d(im.weight));
         if (im.grad) figure(row, "dL/dW", as2d(im.grad), "grad");
-        if (im.tiles) gallery(row, "the first units' weights as 28×28 images", im.tiles);
+        if (im.tiles) gallery(row, "the first units' weights as 28×28 images", im.tiles, "large");
         if (im.filters) gallery(row, "filters (averaged over input channels)", im.filters);
-        if (im.feature_maps) gallery(row, "feature maps of the batch's first digit", im.feature_maps);
+        if (im.feature_maps) gallery(row, "feature maps of the batch's first digit", im.feature_maps, "large");
       } else continue;
       box.appendChild(row);
     }
