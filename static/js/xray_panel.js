@@ -86,6 +86,7 @@
         this.diagram.draw(null);
         this.chain.show(null);
         this.el.weightTable.textContent = "";
+        this.el.unitTable.textContent = "";
         if (xr && xr.summary && Array.isArray(xr.layers)) BP.xrayTables.summary(this.el.unitTable, xr);
         return;
       }
@@ -205,6 +206,7 @@
     const panel = (BP.xrayPanel = new XrayPanel(page));
     return {
       reset() {
+        panel.show(null); // another job (a Start, a Rewind) or the same one again: nothing of the last one stays
         panel.ask();
       },
       steps(run, ev, fromHistory) {

@@ -231,8 +231,11 @@ def test_step_three_times_and_the_page_shows_the_jobs_xray_then_rewind_repeats_i
     until(browser, lambda d: js(d, "return BP.job.state") == "paused", message="the job paused at step 0")
     until(browser, lambda d: "No step has run yet" in js(d, "return document.getElementById('xray-note').textContent"),
           message="the panel to say there is no step yet")
-    for step in (1, 2, 3):
-        step_and_wait(browser, "btn-step", step)
+    step_and_wait(browser, "btn-step", 1)
+    browser.find_element(By.TAG_NAME, "body").send_keys("s")  # the key S steps too
+    until(browser, lambda d: js(d, "return document.getElementById('xray-badge').textContent") == "step 2"
+          and js(d, "return BP.job.state") == "paused", message="the X-ray of step 2 (key S)")
+    step_and_wait(browser, "btn-step", 3)
     job_id = js(browser, "return BP.job.jobId")
     xr = xray_json(live_server, job_id)
     assert xr["step"] == 3 and close(shown_loss(browser), xr["loss"])
@@ -247,6 +250,9 @@ def test_step_three_times_and_the_page_shows_the_jobs_xray_then_rewind_repeats_i
     browser.find_element(By.ID, "btn-rewind").click()
     until(browser, lambda d: js(d, "return BP.job.jobId") not in (None, job_id) and js(d, "return BP.job.state") == "paused",
           message="the rewound job")
+    until(browser, lambda d: "No step has run yet" in js(d, "return document.getElementById('xray-note').textContent"),
+          message="the panel emptied of the old job's step")
+    assert js(browser, "return document.querySelectorAll('#xray-diagram .net-node').length") == 0
     for step in (1, 2, 3):
         step_and_wait(browser, "btn-step", step)
     again = xray_json(live_server, js(browser, "return BP.job.jobId"))
@@ -255,6 +261,17 @@ def test_step_three_times_and_the_page_shows_the_jobs_xray_then_rewind_repeats_i
     spe = js(browser, "return BP.job.runs[0].spe")
     step_and_wait(browser, "btn-step-epoch", spe)
     assert xray_json(live_server, js(browser, "return BP.job.jobId"))["step"] == spe
+    # Rewind with another learning rate: the same start, stepped at that rate
+    previous = js(browser, "return BP.job.jobId")
+    lr = browser.find_element(By.ID, "live-lr")
+    lr.clear()
+    lr.send_keys("0.25")
+    browser.find_element(By.ID, "btn-rewind").click()
+    until(browser, lambda d: js(d, "return BP.job.jobId") not in (None, previous) and js(d, "return BP.job.state") == "paused",
+          message="the job rewound at lr 0.25")
+    step_and_wait(browser, "btn-step", 1)
+    assert xray_json(live_server, js(browser, "return BP.job.jobId"))["lr"] == 0.25
+    assert "lr 0.25" in js(browser, "return document.getElementById('xray-summary').textContent")
 
 
 @pytest.mark.parametrize("path", ["/function", "/surface", "/classification", "/mnist"])
