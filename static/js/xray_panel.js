@@ -53,8 +53,14 @@
       this.lastAsk = performance.now();
       const ack = await job.call("xray", { job_id: job.jobId, run: 0 });
       this.busy = false;
-      if (ack && ack.xray) this.show(ack.xray);
-      else if (!this.xr) this.note((ack && ack.message ? BP.cap(ack.message) + "." : "No X-ray yet.").replace(/\.\.$/, "."));
+      if (ack && ack.xray) {
+        this.retries = 0;
+        this.show(ack.xray);
+      } else if (!this.xr) {
+        this.note((ack && ack.message ? BP.cap(ack.message) + "." : "No X-ray yet.").replace(/\.\.$/, "."));
+      } else if ((this.retries = (this.retries || 0) + 1) <= 3) {
+        this.askSoon(); // refused (4 requests a second at most): the step shown may be an older one, ask again
+      }
       if (this.again) {
         this.again = false;
         this.ask();
