@@ -6,7 +6,7 @@
  * Every value is the X-ray's (BP.xray.unitValue / edgeValue), written by BP.xray.num.
  *
  * Units and inputs are buttons (Tab, Enter): onSelect({kind: "unit", l, j}) / ({kind: "weight", l, j, i});
- * edges answer the mouse. `shown(column)` says which columns show their values (the animation reveals them).
+ * edges answer the mouse; hovering calls onHover(selection) and onHover(null) when the mouse leaves. `shown(column)` says which columns show their values (the animation reveals them).
  * Big layers (more than 10 units) draw as small circles: their numbers are in the chain rule and the tooltips.
  */
 (function () {
@@ -93,6 +93,7 @@
           el("line", Object.assign({ class: "net-edge-hit", stroke: "transparent", "stroke-width": 10 }, pts), g);
           el("title", {}, g).textContent = X.names.weight(l, j + 1, i + 1) + ": " + this._edgeText(L, j, i);
           g.addEventListener("click", () => this.onSelect({ kind: "weight", l, j, i }));
+          this._hover(g, { kind: "weight", l, j, i });
           this.edgeEls.push(g);
         }
       });
@@ -137,6 +138,7 @@
       el("title", {}, g).textContent = label;
       const pick = () => this.onSelect(c === 0 ? { kind: "input", l: 0, j } : { kind: "unit", l: c, j });
       g.addEventListener("click", pick);
+      this._hover(g, c === 0 ? { kind: "input", l: 0, j } : { kind: "unit", l: c, j });
       g.addEventListener("keydown", (e) => {
         if (e.key === "Enter" || e.key === " ") {
           e.preventDefault();
@@ -144,6 +146,13 @@
         }
       });
       this.nodeEls.push(g);
+    }
+
+    /** The mouse over a unit or a weight previews its chain rule (onHover(sel)); leaving it, onHover(null). */
+    _hover(g, sel) {
+      if (!this.onHover) return;
+      g.addEventListener("mouseenter", () => this.onHover(sel));
+      g.addEventListener("mouseleave", () => this.onHover(null));
     }
 
     /** Highlight a selection ({kind, l, j, i}): the unit and its incoming edges, or the one edge. */

@@ -3,7 +3,7 @@
  * (`xray_ready` events; while a job runs, at most about once a second and only while the panel is open, so
  * it costs nothing when nobody looks), and shows it as
  *   - the diagram (net_diagram.js) in the forward, backward or update view, for one sample or the batch;
- *   - the chain rule of the unit or weight picked, with the numbers plugged in (chain_rule.js);
+ *   - the chain rule of the unit or weight picked (or under the mouse), with the numbers plugged in (chain_rule.js);
  *   - the picked unit's numbers on every sample and its incoming weights before / dL/dw / after (xray_tables.js);
  *   - Play: the forward pass column by column, then the backward pass from the outputs back, then the update.
  * BP.xrayPanel.show(xray) shows an X-ray given directly (the tests give a real one made by the library).
@@ -27,6 +27,7 @@
       this.el = { summary: $("#xray-summary"), note: $("#xray-note"), select: $("#xray-sample"), play: $("#xray-play"),
         unitTable: $("#xray-unit-table"), weightTable: $("#xray-weight-table"), badge: $("#xray-badge") };
       this.diagram = new BP.NetDiagram($("#xray-diagram"), (s) => this.select(s, true));
+      this.diagram.onHover = (s) => this._explain(s || this.sel); // a preview: the selection comes back on leaving
       this.chain = new BP.ChainRuleView($("#xray-chain"));
       for (const r of BP.$$("input[name=xray-view]", this.card)) r.addEventListener("change", () => r.checked && this.setView(r.value));
       this.el.select.addEventListener("change", () => this.setSample(this.el.select.value === "batch" ? "batch" : +this.el.select.value));
@@ -149,8 +150,8 @@
       this._tables();
     }
 
-    _explain() {
-      const n = this.net, s = this.sel;
+    _explain(which) {
+      const n = this.net, s = which || this.sel;
       if (!n || !s) return this.chain.show(null);
       if (s.kind === "input") {
         return this.chain.show({ title: "Input x_" + (s.j + 1), lines: [{ label: "forward", key: "x", value: X.inputValue(n, s.j, this.sample),

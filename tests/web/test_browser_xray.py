@@ -13,6 +13,7 @@ from test_accessibility import axe_violations
 from test_browser import clean_console_and_origin, js, open_page, screenshot, until  # noqa: F401
 from xray_fixture import CONFIGS, make_xray
 
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
@@ -186,6 +187,17 @@ def test_units_are_reached_and_picked_with_the_keyboard(browser, live_server, xr
     assert js(browser, "return document.activeElement.getAttribute('aria-label')").startswith("Unit 1,3")
     node.send_keys(Keys.TAB)  # the next unit
     assert js(browser, "return document.activeElement.getAttribute('aria-label')").startswith("Unit 2,1")
+
+
+def test_the_mouse_over_a_weight_previews_its_chain_rule_and_leaving_it_brings_the_selection_back(browser, live_server, xrays):
+    show(browser, live_server, xrays["classification"])
+    js(browser, "BP.xrayPanel.select({kind: 'unit', l: 2, j: 0})")
+    title = lambda d: js(d, "return document.querySelector('#xray-chain .cr-title').textContent")  # noqa: E731
+    edge = browser.find_element(By.CSS_SELECTOR, '#xray-diagram .net-edge[data-l="3"][data-j="1"][data-i="2"] .net-edge-hit')
+    ActionChains(browser).move_to_element(edge).perform()
+    until(browser, lambda d: title(d).startswith("Weight W3[2,3]"), message="the weight's chain rule under the mouse")
+    ActionChains(browser).move_to_element(browser.find_element(By.ID, "xray-summary")).perform()
+    until(browser, lambda d: title(d).startswith("Unit 2,1"), message="the selected unit's chain rule again")
 
 
 def test_axe_finds_no_serious_violation_with_an_xray_shown(browser, live_server, xrays):
