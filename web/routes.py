@@ -26,6 +26,17 @@ PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 VENDOR = Path(__file__).resolve().parents[1] / "static" / "vendor"
 PAGES = {"function": "1-D function", "surface": "2-D surface", "classification": "Classify",
          "mnist": "MNIST", "compare": "Compare"}
+# the step-by-step page's experiments and the small networks it starts with (a link's settings win): the
+# vanishing-gradients lesson's sigmoid 3-3-2 net on the two spheres, a 1-D fit and a surface small enough to
+# read every number, a batch of 8 samples
+STEP_TASKS = {"classification": "Classify", "function": "1-D function", "surface": "2-D surface"}
+STEP_SETUPS = {
+    "classification": {"dataset": "spheres", "activation": "sigmoid", "hidden": "3,3,2", "optimizer": "sgd", "lr": "0.5",
+                       "batch_size": "8", "epochs": "100"},
+    "function": {"formula": "sin(3*x)", "activation": "tanh", "hidden": "4,3", "optimizer": "sgd", "lr": "0.1",
+                 "batch_size": "8", "epochs": "200"},
+    "surface": {"activation": "tanh", "hidden": "4,3", "optimizer": "sgd", "lr": "0.1", "batch_size": "8", "epochs": "200"},
+}
 
 
 def _manager():
@@ -54,6 +65,20 @@ def index():
 @pages.get("/<any(function, surface, classification, mnist, compare):task>")
 def experiment(task):
     return _page(task)
+
+
+@pages.get("/backprop")
+def backprop():
+    """Backprop step by step: one experiment (?task=), started paused, stepped one minibatch at a time."""
+    session.setdefault("client_id", secrets.token_urlsafe(16))
+    task = request.args.get("task", "classification")
+    if task not in STEP_TASKS:
+        abort(400, description=f"task must be one of {', '.join(STEP_TASKS)}; got {task[:40]!r}")
+    given = [(k, v) for k, v in request.args.items(multi=True) if k != "task"]
+    names = {k for k, _ in given}
+    setup = read_setup(task, [(k, v) for k, v in STEP_SETUPS[task].items() if k not in names] + given)
+    return render_template("backprop.html", page="backprop", task=task, step_tasks=STEP_TASKS, pages=PAGES,
+                           schema=schema(), comparisons={}, watch=None, setup=setup)
 
 
 @pages.get("/lessons")

@@ -20,7 +20,10 @@
  *   page.js          BP.views (a page's views register here), BP.page (mounts form, job and views)
  *   help.js          "What am I looking at?" on every chart and the settings' glossary, on demand
  *   verdict.js       the engine's verdict on each run that has ended
- * then the page's own views (function.js, surface.js, ...), and last setup_link.js (the settings a link
+ * then the page's own views (function.js, surface.js, ...), on the pages with the X-ray of a step the X-ray's
+ * (templates/_xray.html `xray_views`: xray_model.js reads an X-ray into a network, chain_rule.js, net_diagram.js,
+ * xray_tables.js, xray_panel.js, step_controls.js, heatmap.js, unit_pictures.js, weight_images.js,
+ * distributions.js), and last setup_link.js (the settings a link
  * brought into the form, "Copy link to this setup"). A new view or panel is a new file that calls
  * BP.views.register(...) (see page.js), added to the page's script list.
  */

@@ -90,21 +90,28 @@
 
     async start() {
       if (!this.canStart()) return;
-      const form = this.opts.form();
-      form.clearErrors();
+      this.opts.form().clearErrors();
       const payload = this.opts.payload();
       if (!payload) return;
       if (payload.config) payload.config.pace = this.live.pace(); // the speed beside Start
       const initFrom = this.models.initFrom();
       if (initFrom) payload.init_from = initFrom;
+      await this.launch("start", payload);
+    }
+
+    /** Ask the server for a new job of this page (`start`, or `rewind`: the same start again) and take it
+     *  over: its history comes before the ack, and the page follows it. */
+    async launch(event, payload) {
+      const form = this.opts.form();
       this.elsewhere.hide();
       const previous = { jobId: this.jobId, state: this.state };
       this.jobId = null;
       this.state = "starting";
-      this.setMessage("Starting: preparing the data and the network…", "muted");
+      this.setMessage(event === "rewind" ? "Rewinding: the same initial weights and data order again…"
+        : "Starting: preparing the data and the network…", "muted");
       this.updateControls();
       this.renderStatus();
-      const ack = await this.call("start", payload, 120000);
+      const ack = await this.call(event, payload, 120000);
       if (!ack.ok) {
         if (this.jobId === null) {
           this.jobId = previous.jobId;
@@ -214,6 +221,7 @@
         for (const e of r.evals || []) this.h.eval(i, Object.assign({ run: i }, e));
         for (const n of r.norms || []) this.h.norms(i, Object.assign({ run: i }, n));
         for (const [step, lr] of r.lr_changes || []) this.h.lr && this.h.lr(i, { run: i, step, lr });
+        for (const d of r.dists || []) this.h.dists(i, Object.assign({ run: i }, d));
         if (r.snapshot) this.h.snapshot(i, Object.assign({ run: i }, r.snapshot));
         if (r.final) this.h.done(i, Object.assign({ run: i, verdict: r.verdict }, r.final));
         else if (r.failure) this.h.done(i, { run: i, failed: r.failure, steps: r.step, verdict: r.verdict });
@@ -329,6 +337,7 @@
       e.pause.classList.toggle("primary", this.state === "paused");
       e.stop.disabled = !((mine && (live || this.state === "created")) || (this.state === "queued" && this.connected));
       this.live.update(mine, live, this.readOnly);
+      this.h.controls(this);
       const form = this.opts.form();
       if (form) form.setDisabled(this.readOnly || active);
       if (this.opts.onControls) this.opts.onControls(this.readOnly || active);

@@ -80,7 +80,10 @@
         const note = [message, warning].filter(Boolean).join(" ");
         this.setMessage(StatusBar.summary(runs, note), note ? "warn" : "success");
       } else if (state === "paused") {
-        this.setMessage("Paused at step " + steps + (ctx.readOnly ? "." : ": change the learning rate or the speed if you like, then resume."), "muted");
+        const next = document.getElementById("btn-step") ? ": Step runs one more minibatch (key S), Step epoch the rest of the epoch (E), " +
+          "Rewind starts again from the same weights (R); or change the learning rate and resume."
+          : ": change the learning rate or the speed if you like, then resume.";
+        this.setMessage("Paused at step " + steps + (ctx.readOnly ? "." : next), "muted");
       } else if (state === "running") {
         if (ctx.fromHistory && ctx.readOnly) this.setMessage("Watching live: the charts follow the run as it trains.", "muted");
         else if (!ctx.fromHistory || this.messageKind !== "error") this.setMessage(ctx.readOnly ? "Watching live." : "Training… the charts update live.", "muted");

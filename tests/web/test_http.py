@@ -11,7 +11,8 @@ from bpnet.engine.config import TASKS
 from bpnet.engine.trainer import Trainer
 from support import fast_config
 
-PAGES = ["/", "/function", "/surface", "/classification", "/mnist", "/compare"]
+PAGES = ["/", "/function", "/surface", "/classification", "/mnist", "/compare", "/backprop", "/backprop?task=function",
+         "/backprop?task=surface"]
 
 
 def no_tracebacks(caplog):
