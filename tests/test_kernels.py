@@ -1,0 +1,69 @@
+"""The layers' compiled loops (bpnet/nn/kernels.py, numba) give bitwise the results of their numpy references:
+outputs, kept values and gradients, in the same memory layout where the reference keeps one; BPNET_NUMBA=0 and a
+missing numba leave the references alone."""
+import numpy as np
+import pytest
+
+from bpnet import _numba, nn
+from bpnet.nn import kernels
+
+numba = pytest.importorskip("numba")  # a runtime requirement: CI always has it
+
+
+def channel_major(x):
+    """x's values, stored (C, N, H, W) as a Conv2d's output is."""
+    return np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+
+
+def special_input(shape, dtype, layout, seed=0):
+    """Seeded normals with ties, a NaN, infinities of both signs, and -0.0 among them."""
+    x = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+    x[0, 0, 0, 0], x[1, 1, 2, 2:4], x[0, 1, 3, 1], x[1, 0, 4, :2], x[0, 2, 1, 1] = np.nan, 5, np.inf, -np.inf, -0.0
+    x[2, 3, 5:7, 4:6] = 1.5  # a whole window tied
+    return channel_major(x) if layout == "channel_major" else x
+
+
+def run(layer, x, dy_seed=1):
+    """(output, input gradient, parameter gradients) of one forward and backward."""
+    layer.zero_grad()
+    y = layer(x)
+    dy = np.random.default_rng(dy_seed).standard_normal(y.shape).astype(x.dtype)
+    dy[0, 0, 0, 0] = np.inf  # an infinite gradient must not turn into NaN next to its zeros
+    dx = layer.backward(dy)
+    return y, dx, [p.grad.copy() for p in layer.parameters()]
+
+
+def with_numpy(monkeypatch, layer, x):
+    with monkeypatch.context() as m:
+        m.setattr(kernels, "get", lambda name: None)
+        return run(layer, x)
+
+
+def assert_same(fast, reference):
+    for f, r in zip(fast, reference):
+        for a, b in zip(f if isinstance(f, list) else [f], r if isinstance(r, list) else [r]):
+            np.testing.assert_array_equal(a, b)  # (NaN where the other has NaN)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["contiguous", "channel_major"])
+@pytest.mark.parametrize("pool", [dict(kernel_size=2), dict(kernel_size=2, stride=1), dict(kernel_size=2, padding=1),
+                                  dict(kernel_size=2, stride=(1, 2), padding=(1, 0)), dict(kernel_size=2, stride=3)],
+                         ids=["2x2", "overlapping", "padded", "mixed", "gaps"])
+def test_max_pool_2x2_compiled_is_bitwise_the_numpy_reference(pool, layout, dtype, monkeypatch):
+    assert kernels.get("max_pool2") is not None
+    layer, x = nn.MaxPool2d(**pool), special_input((3, 4, 9, 8), dtype, layout)
+    fast, reference = run(layer, x), with_numpy(monkeypatch, layer, x)
+    assert_same(fast, reference)
+    assert np.isnan(fast[0]).any() and np.isinf(fast[1]).any()  # the special values took part
+    if "padding" not in pool:  # (the reference pads into a new contiguous array; the loop keeps x's layout)
+        assert fast[0].strides == reference[0].strides
+
+
+def test_bpnet_numba_0_keeps_to_numpy(monkeypatch):
+    monkeypatch.setattr(kernels, "_compiled", {})
+    monkeypatch.setenv("BPNET_NUMBA", "0")
+    assert not _numba.enabled() and kernels.get("max_pool2") is None
+    assert kernels.describe().startswith("numpy")
+    y = nn.MaxPool2d(2)(np.arange(16.0).reshape(1, 1, 4, 4))  # the reference runs
+    np.testing.assert_array_equal(y, [[[[5, 7], [13, 15]]]])
