@@ -88,7 +88,57 @@ def max_pool2_grad(dy, argmax, sh, sw, dx):
                         dx[a, b, oh * sh + (k >> 1), ow * sw + (k & 1)] += dy[a, b, oh, ow]
 
 
-_LOOPS = {"max_pool2": max_pool2, "max_pool2_grad": max_pool2_grad}
+def im2col(x, kh, kw, sh, sw, top, left, oh_n, ow_n, cols):
+    """cols[(c, i, j), (n, oh, ow)] = x[c, n, oh sh - top + i, ow sw - left + j], 0 outside the image: each
+    image plane copied once into a padded plane in cache, then its KH*KW shifted views into the columns."""
+    n_c, n_n, h, w = x.shape
+    plane = np.zeros(((oh_n - 1) * sh + kh, (ow_n - 1) * sw + kw), dtype=x.dtype)
+    rows, width = max(0, min(h, plane.shape[0] - top)), max(0, min(w, plane.shape[1] - left))
+    for c in range(n_c):
+        for n in range(n_n):
+            plane[top:top + rows, left:left + width] = x[c, n, :rows, :width]
+            for i in range(kh):
+                for j in range(kw):
+                    dst = cols[(c * kh + i) * kw + j, n * oh_n * ow_n:(n + 1) * oh_n * ow_n]
+                    if sw == 1:
+                        for oh in range(oh_n):
+                            d = dst[oh * ow_n:(oh + 1) * ow_n]
+                            s = plane[oh * sh + i, j:j + ow_n]
+                            for ow in range(ow_n):
+                                d[ow] = s[ow]
+                    else:
+                        for oh in range(oh_n):
+                            for ow in range(ow_n):
+                                dst[oh * ow_n + ow] = plane[oh * sh + i, ow * sw + j]
+
+
+def col2im(cols, kh, kw, sh, sw, top, left, oh_n, ow_n, dx):
+    """dx[c, n] = the sums of the column entries im2col copied each element to, added in kernel-offset order
+    (i, j) from 0 as the numpy reference's one add per offset does, in one padded plane kept in cache. With
+    stride 1 the innermost loop runs along contiguous rows of both (and vectorises)."""
+    n_c, n_n, h, w = dx.shape
+    plane = np.zeros(((oh_n - 1) * sh + kh, (ow_n - 1) * sw + kw), dtype=dx.dtype)  # the part windows reach
+    rows, width = max(0, min(h, plane.shape[0] - top)), max(0, min(w, plane.shape[1] - left))
+    for c in range(n_c):
+        for n in range(n_n):
+            plane[:] = 0
+            for i in range(kh):
+                for j in range(kw):
+                    src = cols[(c * kh + i) * kw + j, n * oh_n * ow_n:(n + 1) * oh_n * ow_n]
+                    if sw == 1:
+                        for oh in range(oh_n):
+                            dst = plane[oh * sh + i, j:j + ow_n]
+                            s = src[oh * ow_n:(oh + 1) * ow_n]
+                            for ow in range(ow_n):
+                                dst[ow] += s[ow]
+                    else:
+                        for oh in range(oh_n):
+                            for ow in range(ow_n):
+                                plane[oh * sh + i, ow * sw + j] += src[oh * ow_n + ow]
+            dx[c, n, :rows, :width] = plane[top:top + rows, left:left + width]
+
+
+_LOOPS = {"max_pool2": max_pool2, "max_pool2_grad": max_pool2_grad, "im2col": im2col, "col2im": col2im}
 _lock = threading.Lock()
 _compiled = {}
 
@@ -112,6 +162,8 @@ def warm_up():
     x = np.zeros((1, 1, 4, 4), f)
     if get("max_pool2") is None:
         return
-    y, argmax = np.zeros((1, 1, 2, 2), f), np.zeros((1, 1, 2, 2), np.uint8)
+    y, argmax, cols = np.zeros((1, 1, 2, 2), f), np.zeros((1, 1, 2, 2), np.uint8), np.zeros((9, 16), f)
     get("max_pool2")(x, 2, 2, 0, 0, y, argmax)
     get("max_pool2_grad")(y, argmax, 2, 2, x)
+    get("im2col")(x, 3, 3, 1, 1, 1, 1, 4, 4, cols)
+    get("col2im")(cols, 3, 3, 1, 1, 1, 1, 4, 4, x)
