@@ -40,6 +40,14 @@ def with_numpy(monkeypatch, layer, x):
         return run(layer, x)
 
 
+@pytest.fixture(params=[1, 3], ids=["1_thread", "3_threads"])
+def threads(request, monkeypatch):
+    """The loops on one thread, or split three ways however small the work."""
+    monkeypatch.setattr(kernels, "threads", lambda: request.param)
+    monkeypatch.setattr(kernels, "_SERIAL_BELOW", 0)
+    return request.param
+
+
 def assert_same(fast, reference):
     for f, r in zip(fast, reference):
         for a, b in zip(f if isinstance(f, list) else [f], r if isinstance(r, list) else [r]):
@@ -51,7 +59,7 @@ def assert_same(fast, reference):
 @pytest.mark.parametrize("pool", [dict(kernel_size=2), dict(kernel_size=2, stride=1), dict(kernel_size=2, padding=1),
                                   dict(kernel_size=2, stride=(1, 2), padding=(1, 0)), dict(kernel_size=2, stride=3)],
                          ids=["2x2", "overlapping", "padded", "mixed", "gaps"])
-def test_max_pool_2x2_compiled_is_bitwise_the_numpy_reference(pool, layout, dtype, monkeypatch):
+def test_max_pool_2x2_compiled_is_bitwise_the_numpy_reference(pool, layout, dtype, threads, monkeypatch):
     assert kernels.get("max_pool2") is not None
     layer, x = nn.MaxPool2d(**pool), special_input((3, 4, 9, 8), dtype, layout)
     fast, reference = run(layer, x), with_numpy(monkeypatch, layer, x)
@@ -76,7 +84,8 @@ def test_bpnet_numba_0_keeps_to_numpy(monkeypatch):
                                   dict(kernel_size=(2, 3), stride=(2, 1), padding=(0, 2)),
                                   dict(kernel_size=4, padding="same"), dict(kernel_size=1, stride=5, padding=3)],
                          ids=["3x3_pad1", "valid", "strided", "mixed", "same_even", "gaps"])
-def test_conv_im2col_and_col2im_compiled_are_bitwise_the_numpy_reference(conv, layout, dtype, monkeypatch):
+def test_conv_im2col_and_col2im_compiled_are_bitwise_the_numpy_reference(conv, layout, dtype, threads,
+                                                                        monkeypatch):
     assert kernels.get("im2col") is not None and kernels.get("col2im") is not None
     layer = nn.Conv2d(4, 5, dtype=dtype, generator=0, **conv)
     x = np.random.default_rng(0).standard_normal((3, 4, 9, 8)).astype(dtype)
@@ -84,3 +93,31 @@ def test_conv_im2col_and_col2im_compiled_are_bitwise_the_numpy_reference(conv, l
     fast, reference = run(layer, x), with_numpy(monkeypatch, layer, x)
     assert_same(fast, reference)
     assert fast[0].strides == reference[0].strides
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channel_major", "sliced"])
+def test_relu_compiled_is_bitwise_the_numpy_reference(layout, threads, monkeypatch):
+    x = special_input((3, 4, 9, 8), np.float32, "channel_major" if layout == "channel_major" else "contiguous")
+    x = x[:, :, ::2] if layout == "sliced" else x  # (not dense: the reference runs)
+    layer = nn.ReLU()
+    fast, reference = run(layer, x), with_numpy(monkeypatch, layer, x)
+    assert_same(fast, reference)
+    assert np.isnan(fast[0]).any() and fast[0].strides == reference[0].strides
+
+
+def test_work_splits_into_contiguous_ranges_covering_it_once(monkeypatch):
+    monkeypatch.setattr(kernels, "threads", lambda: 4)
+    seen = []
+    kernels.run(lambda lo, hi: seen.append((lo, hi)), 10, size=1 << 20)
+    assert sorted(seen) == [(0, 2), (2, 5), (5, 7), (7, 10)]
+    seen.clear()
+    kernels.run(lambda lo, hi: seen.append((lo, hi)), 10, size=100)  # small work: this thread alone
+    assert seen == [(0, 10)]
+
+
+def test_threads_follow_blas(monkeypatch):
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    assert kernels.threads() == 1
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert kernels.threads() >= 1

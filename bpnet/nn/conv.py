@@ -46,7 +46,9 @@ def im2col(x, kernel, stride, pads):
     if fast is not None:  # the same copy in one compiled pass, padding included
         oh, ow = (h + top + bottom - kh) // sh + 1, (w + left + right - kw) // sw + 1
         cols = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
-        fast(xc, kh, kw, sh, sw, top, left, oh, ow, cols)
+        images = oh * ow  # columns per image: the work splits over the images of the batch
+        kernels.run(lambda lo, hi: fast(xc[:, lo:hi], kh, kw, sh, sw, top, left, oh, ow,
+                                        cols[:, lo * images:hi * images]), n, cols.size)
         return cols, (oh, ow)
     if top or bottom or left or right:
         padded = np.zeros((c, n, h + top + bottom, w + left + right), dtype=x.dtype)
@@ -66,7 +68,9 @@ def col2im(cols, x_shape, kernel, stride, pads, out_hw):
     fast = kernels.get("col2im")
     if fast is not None:  # the same sums, gathered plane by plane in one compiled pass
         dx = np.zeros((c, n, h, w), dtype=cols.dtype)
-        fast(cols, kh, kw, sh, sw, top, left, oh, ow, dx)
+        images = oh * ow
+        kernels.run(lambda lo, hi: fast(cols[:, lo * images:hi * images], kh, kw, sh, sw, top, left, oh, ow,
+                                        dx[:, lo:hi]), n, cols.size)
         return dx.transpose(1, 0, 2, 3)
     cols = cols.reshape(c, kh, kw, n, oh, ow)
     dx = np.zeros((c, n, h + top + bottom, w + left + right), dtype=cols.dtype)

@@ -3,20 +3,81 @@ its layer and tested equal to it (tests/test_kernels.py: bitwise, same operation
 
 - 2x2 max pooling (the common one) in one pass over the input, keeping each window's argmax; its gradient
   routed by that argmax;
-- im2col (the convolution's columns) and col2im (their gradient summed back, one pass over the image).
+- im2col (the convolution's columns) and col2im (their gradient summed back, one pass over the image);
+- ReLU's output and mask in one pass.
 
 numpy does each of these as one strided pass per kernel offset, over views whose memory order rarely matches;
 here every array is walked once, in its memory order. The 4-D arrays are "planes first": (A, B, H, W) with any
 order of the two plane axes (a convolution's output is stored channel-major), image rows and columns last.
 `get(name)` is None without numba or with BPNET_NUMBA=0: the layers then run their numpy reference.
+
+The loops release the GIL: `run` splits one over the images of a batch (or the planes) and runs the parts on
+as many threads as numpy's BLAS uses (OPENBLAS_NUM_THREADS, else every core this process may use), each
+element computed exactly as on one thread.
 """
+import concurrent.futures
+import os
 import threading
 
 import numpy as np
 
 from .. import _numba
 
-__all__ = ["get", "describe", "warm_up", "max_pool2", "max_pool2_grad", "im2col", "col2im"]
+__all__ = ["get", "describe", "warm_up", "run", "threads", "relu", "max_pool2", "max_pool2_grad", "im2col",
+           "col2im"]
+
+_SERIAL_BELOW = 1 << 16  # elements: smaller work runs on the calling thread alone (a hand-over costs ~50 us)
+
+
+def threads():
+    """How many threads the loops use: as many as numpy's BLAS (OPENBLAS_NUM_THREADS or OMP_NUM_THREADS if
+    set, else the cores this process may run on)."""
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(var, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+_pool = None
+
+
+def _drop_pool():
+    global _pool
+    _pool = None  # (a forked child has none of its parent's threads)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_pool)
+
+
+def run(part, n, size):
+    """part(lo, hi) for contiguous ranges covering range(n), on up to threads() threads at once (this thread
+    takes the first range); `size` (elements of the work) below _SERIAL_BELOW: part(0, n) here alone."""
+    global _pool
+    count = min(threads(), n) if size >= _SERIAL_BELOW else 1
+    if count <= 1:
+        part(0, n)
+        return
+    with _lock:
+        if _pool is None or _pool._max_workers < count - 1:
+            _pool = concurrent.futures.ThreadPoolExecutor(count - 1, thread_name_prefix="bpnet-loops")
+        pool = _pool
+    bounds = [n * k // count for k in range(count + 1)]
+    futures = [pool.submit(part, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:])]
+    part(bounds[0], bounds[1])
+    for future in futures:
+        future.result()
+
+
+def relu(x, y, mask):
+    """y = max(x, 0) (a NaN stays NaN) and mask = x > 0, in one pass over flat arrays, as ReLU's numpy
+    reference computes them in two."""
+    for k in range(x.shape[0]):
+        v = x[k]
+        positive = v > 0
+        mask[k] = positive
+        y[k] = v if positive or v != v else 0
 
 
 def max_pool2(x, sh, sw, ph, pw, y, argmax):
@@ -138,7 +199,7 @@ def col2im(cols, kh, kw, sh, sw, top, left, oh_n, ow_n, dx):
             dx[c, n, :rows, :width] = plane[top:top + rows, left:left + width]
 
 
-_LOOPS = {"max_pool2": max_pool2, "max_pool2_grad": max_pool2_grad, "im2col": im2col, "col2im": col2im}
+_LOOPS = {"relu": relu, "max_pool2": max_pool2, "max_pool2_grad": max_pool2_grad, "im2col": im2col, "col2im": col2im}
 _lock = threading.Lock()
 _compiled = {}
 
@@ -163,6 +224,7 @@ def warm_up():
     if get("max_pool2") is None:
         return
     y, argmax, cols = np.zeros((1, 1, 2, 2), f), np.zeros((1, 1, 2, 2), np.uint8), np.zeros((9, 16), f)
+    get("relu")(x.ravel(), x.ravel(), np.zeros(16, np.bool_))
     get("max_pool2")(x, 2, 2, 0, 0, y, argmax)
     get("max_pool2_grad")(y, argmax, 2, 2, x)
     get("im2col")(x, 3, 3, 1, 1, 1, 1, 4, 4, cols)

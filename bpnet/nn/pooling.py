@@ -70,7 +70,8 @@ class MaxPool2d(_Pool2d):
             planes = _planes(x)
             y = np.empty(planes.shape[:2] + (oh, ow), dtype=x.dtype)
             argmax = np.empty_like(y, dtype=np.uint8)
-            fast(planes, *self.stride, *self.padding, y, argmax)
+            (sh, sw), (ph, pw) = self.stride, self.padding
+            kernels.run(lambda lo, hi: fast(planes[lo:hi], sh, sw, ph, pw, y[lo:hi], argmax[lo:hi]), len(y), x.size)
             y, argmax = _unplanes(y, x), _unplanes(argmax, x)
             padded = x.shape[:2] + tuple(d + 2 * p for d, p in zip(x.shape[2:], self.padding))
             self.save_for_backward(argmax, padded, x.strides)
@@ -101,7 +102,8 @@ class MaxPool2d(_Pool2d):
         fast = kernels.get("max_pool2_grad") if self.kernel_size == (2, 2) else None
         if fast is not None:  # the same sums, each gradient routed straight to its argmax in one compiled pass
             dx = _zeros_like_layout(x_shape, x_strides, dy.dtype)
-            fast(_planes(dy, argmax), _planes(argmax), sh, sw, _planes(dx, argmax))
+            dy, argmax, dx_planes = _planes(dy, argmax), _planes(argmax), _planes(dx, argmax)
+            kernels.run(lambda lo, hi: fast(dy[lo:hi], argmax[lo:hi], sh, sw, dx_planes[lo:hi]), len(dy), dx.size)
             return dx[:, :, ph:x_shape[2] - ph, pw:x_shape[3] - pw]
         overlapping, finite = sh < kh or sw < kw, np.isfinite(dy).all()
         laid_out = np.empty_like(argmax, dtype=dy.dtype)
