@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import bpnet  # noqa: E402
 from bpnet import nn, optim  # noqa: E402
 from bpnet.nn import kernels  # noqa: E402
+from torch_side import load_torch  # noqa: E402  (bench/, the script's directory)
 
 BATCH = 128
 
@@ -138,15 +139,8 @@ def main():
     batches = list(range(0, n, BATCH))
     runners = [BpnetRunner(), GemmRunner()]
     data = {"bpnet": (x, y), "GEMMs": (x, y)}
-    torch = None
-    if not args.no_torch:
-        try:
-            import torch
-        except ImportError:
-            print("PyTorch not importable: bpnet only")
+    torch = load_torch(args.no_torch)
     if torch is not None:
-        if "OPENBLAS_NUM_THREADS" in os.environ:  # the same thread count as numpy's BLAS
-            torch.set_num_threads(int(os.environ["OPENBLAS_NUM_THREADS"]))
         runners.append(TorchRunner(torch))
         data["torch"] = (torch.from_numpy(x), torch.from_numpy(y))
     threads = torch.get_num_threads() if torch is not None else os.cpu_count()

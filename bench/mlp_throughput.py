@@ -21,6 +21,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import bpnet  # noqa: E402
 from bpnet import nn, optim  # noqa: E402
+from torch_side import load_torch  # noqa: E402  (bench/, the script's directory)
 
 SIZES = (784, 512, 512, 10)
 BATCH = 128
@@ -113,16 +114,9 @@ def main():
     starts = list(range(0, args.samples - BATCH + 1, BATCH))
     blocks = np.array_split(starts, args.blocks)
     runners = [BpnetRunner(args.hooks), GemmRunner()]
-    torch = None
-    if not args.no_torch:
-        try:
-            import torch
-        except ImportError:
-            print("PyTorch not importable: bpnet only")
+    torch = load_torch(args.no_torch)
     if torch is not None:
         tx, ty = torch.from_numpy(x), torch.from_numpy(y)
-        if "OPENBLAS_NUM_THREADS" in os.environ:  # the same thread count as numpy's BLAS
-            torch.set_num_threads(int(os.environ["OPENBLAS_NUM_THREADS"]))
         runners += [TorchRunner(torch), TorchRunner(torch, fused=True)]
         threads = torch.get_num_threads()
     else:
