@@ -3,7 +3,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .._state import resolve_dtype
-from . import init
+from . import init, kernels
 from .module import Module, Parameter
 
 __all__ = ["Conv2d", "im2col", "col2im", "pair", "conv_pads"]
@@ -42,6 +42,14 @@ def im2col(x, kernel, stride, pads):
     (kh, kw), (sh, sw), ((top, bottom), (left, right)) = kernel, stride, pads
     n, c, h, w = x.shape
     xc = x.transpose(1, 0, 2, 3)  # (C, N, H, W)
+    fast = kernels.get("im2col")
+    if fast is not None:  # the same copy in one compiled pass, padding included
+        oh, ow = (h + top + bottom - kh) // sh + 1, (w + left + right - kw) // sw + 1
+        cols = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
+        images = oh * ow  # columns per image: the work splits over the images of the batch
+        kernels.run(lambda lo, hi: fast(xc[:, lo:hi], kh, kw, sh, sw, top, left, oh, ow,
+                                        cols[:, lo * images:hi * images]), n, cols.size)
+        return cols, (oh, ow)
     if top or bottom or left or right:
         padded = np.zeros((c, n, h + top + bottom, w + left + right), dtype=x.dtype)
         padded[:, :, top:top + h, left:left + w] = xc
@@ -57,6 +65,13 @@ def col2im(cols, x_shape, kernel, stride, pads, out_hw):
     (kh, kw), (sh, sw), ((top, bottom), (left, right)) = kernel, stride, pads
     n, c, h, w = x_shape
     oh, ow = out_hw
+    fast = kernels.get("col2im")
+    if fast is not None:  # the same sums, gathered plane by plane in one compiled pass
+        dx = np.zeros((c, n, h, w), dtype=cols.dtype)
+        images = oh * ow
+        kernels.run(lambda lo, hi: fast(cols[:, lo * images:hi * images], kh, kw, sh, sw, top, left, oh, ow,
+                                        dx[:, lo:hi]), n, cols.size)
+        return dx.transpose(1, 0, 2, 3)
     cols = cols.reshape(c, kh, kw, n, oh, ow)
     dx = np.zeros((c, n, h + top + bottom, w + left + right), dtype=cols.dtype)
     for i in range(kh):

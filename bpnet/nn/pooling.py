@@ -1,6 +1,7 @@
 """Max and average pooling over NCHW input, vectorised over all windows: one strided slice per kernel offset."""
 import numpy as np
 
+from . import kernels
 from .conv import pair
 from .module import Module
 
@@ -42,6 +43,21 @@ def _zeros_like_layout(shape, strides, dtype):
     return np.zeros([shape[i] for i in order], dtype=dtype).transpose(np.argsort(order))
 
 
+def _channel_major(a):
+    return a.strides[1] > a.strides[0]
+
+
+def _planes(a, like=None):
+    """(N, C, H, W) as "planes first" (A, B, H, W) in the memory order of `like` (default: of `a` itself):
+    (C, N, H, W) for channel-major memory (a Conv2d's output), else as it is."""
+    return a.transpose(1, 0, 2, 3) if _channel_major(a if like is None else like) else a
+
+
+def _unplanes(planes, like):
+    """Back to (N, C, H, W) from the planes _planes(like) gave."""
+    return planes.transpose(1, 0, 2, 3) if _channel_major(like) else planes
+
+
 class MaxPool2d(_Pool2d):
     """(N, C, H, W) -> (N, C, OH, OW), OH = (H + 2 pad - k) // s + 1 (padding with -inf); the gradient goes to
     the first max of each window in scan order, as in PyTorch (a NaN is its window's max)."""
@@ -49,6 +65,17 @@ class MaxPool2d(_Pool2d):
     def forward(self, x):
         """The elementwise max of the KH*KW strided slices, and which of them held it (kept for backward)."""
         oh, ow = self._out_hw(x)
+        fast = kernels.get("max_pool2") if self.kernel_size == (2, 2) else None
+        if fast is not None:  # the same max and argmax, in one compiled pass over x in its memory order
+            planes = _planes(x)
+            y = np.empty(planes.shape[:2] + (oh, ow), dtype=x.dtype)
+            argmax = np.empty_like(y, dtype=np.uint8)
+            (sh, sw), (ph, pw) = self.stride, self.padding
+            kernels.run(lambda lo, hi: fast(planes[lo:hi], sh, sw, ph, pw, y[lo:hi], argmax[lo:hi]), len(y), x.size)
+            y, argmax = _unplanes(y, x), _unplanes(argmax, x)
+            padded = x.shape[:2] + tuple(d + 2 * p for d, p in zip(x.shape[2:], self.padding))
+            self.save_for_backward(argmax, padded, x.strides)
+            return y
         if any(self.padding):
             (ph, pw), (h, w) = self.padding, x.shape[2:]
             padded = np.full(x.shape[:2] + (h + 2 * ph, w + 2 * pw), -np.inf, dtype=x.dtype)
@@ -72,6 +99,12 @@ class MaxPool2d(_Pool2d):
         """Route each output gradient to its window's argmax (one slice-wise pass per kernel offset)."""
         argmax, x_shape, x_strides = self.saved_tensors
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        fast = kernels.get("max_pool2_grad") if self.kernel_size == (2, 2) else None
+        if fast is not None:  # the same sums, each gradient routed straight to its argmax in one compiled pass
+            dx = _zeros_like_layout(x_shape, x_strides, dy.dtype)
+            dy, argmax, dx_planes = _planes(dy, argmax), _planes(argmax), _planes(dx, argmax)
+            kernels.run(lambda lo, hi: fast(dy[lo:hi], argmax[lo:hi], sh, sw, dx_planes[lo:hi]), len(dy), dx.size)
+            return dx[:, :, ph:x_shape[2] - ph, pw:x_shape[3] - pw]
         overlapping, finite = sh < kh or sw < kw, np.isfinite(dy).all()
         laid_out = np.empty_like(argmax, dtype=dy.dtype)
         if dy.strides != laid_out.strides:  # lay dy out like the output: elementwise work runs in step

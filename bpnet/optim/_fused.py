@@ -8,10 +8,11 @@ contraction into FMAs). BPNET_NUMBA=0 keeps to numpy alone.
 """
 import logging
 import math
-import os
 import threading
 
 import numpy as np
+
+from .. import _numba
 
 __all__ = ["adam_kernel", "warm_up"]
 
@@ -42,17 +43,10 @@ def _adam_loop(data, g, m, v, vmax, c1, b2, c2, step_size, eps, decay, shrink, l
 
 def _compile():
     """The loop compiled and tried on both dtypes, or None (numpy then does the update)."""
-    if os.environ.get("BPNET_NUMBA", "1") == "0":
+    if not _numba.enabled():
         return None
     try:
-        import numba
-    except ImportError:
-        return None
-    try:
-        try:  # machine code cached beside this file, or in the user's cache directory
-            kernel = numba.njit(nogil=True, error_model="numpy", cache=True)(_adam_loop)
-        except RuntimeError:  # nowhere writable to cache: compile in each process
-            kernel = numba.njit(nogil=True, error_model="numpy")(_adam_loop)
+        kernel = _numba.njit(_adam_loop)
         for f in (np.float32, np.float64):  # one step from m = v = 0 with g = 1 moves p by the step size
             p, m = np.ones(3, f), np.zeros(3, f)
             kernel(p, p.copy(), m, m.copy(), m.copy(), f(0.1), f(0.999), f(0.001), f(5.0 * 0.001 ** 0.5), f(1e-8),
@@ -75,5 +69,8 @@ def adam_kernel():
 
 
 def warm_up():
-    """Compile (or load from the cache) the fused update now, so that no training step waits for it."""
+    """Compile (or load from the cache) bpnet's loops now, Adam's update and the layers' (nn.kernels), so that no
+    training step waits for them."""
+    from ..nn import kernels  # (nn does not import optim: no cycle)
     adam_kernel()
+    kernels.warm_up()
