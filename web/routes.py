@@ -78,7 +78,7 @@ def backprop():
     names = {k for k, _ in given}
     setup = read_setup(task, [(k, v) for k, v in STEP_SETUPS[task].items() if k not in names] + given)
     return render_template("backprop.html", page="backprop", task=task, step_tasks=STEP_TASKS, pages=PAGES,
-                           schema=schema(), comparisons={}, watch=None, setup=setup)
+                           schema=schema(), comparisons={}, watch=None, setup=setup, max_model_bytes=MAX_MODEL_BYTES)
 
 
 @pages.get("/lessons")
