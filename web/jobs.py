@@ -16,6 +16,7 @@ from bpnet.engine.job import TERMINAL
 from bpnet.engine.relay import room_of
 
 from .backends import ServiceError
+from .uploads import UploadStore
 
 __all__ = ["JobManager", "ServiceError", "room_of", "prepare", "page_of"]
 
@@ -52,6 +53,7 @@ class JobManager:
         self.backend, self.limits = backend, limits  # limits: each job's budget (engine/budget.py Limits)
         self.max_running, self.grace_seconds = max_running, grace_seconds
         self.keep_finished = keep_finished
+        self.uploads = UploadStore()  # one's own data between its preview and the Start that names it
         self._jobs = OrderedDict()
         self._starting = []  # owners whose job is being built
         self._lock = threading.Lock()
@@ -78,6 +80,7 @@ class JobManager:
                                    f"({len(running)} of {self.max_running} training slots in use)")
             self._starting.append(owner)
         try:
+            config = self.uploads.resolve(config)
             spec, configs = prepare(config, comparison, self.limits)
             spec["paused"] = bool(paused)
             job = self.backend.launch(secrets.token_urlsafe(12), spec, configs, owner)

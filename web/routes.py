@@ -8,7 +8,7 @@ from flask import (Blueprint, abort, current_app, jsonify, render_template, requ
                    session)
 
 from bpnet.engine import lessons
-from bpnet.engine.config import schema
+from bpnet.engine.config import MAX_DATA_BYTES, ConfigError, schema
 from bpnet.engine.job import JobError
 from bpnet.engine.experiments import BASE_TASKS, COMPARISONS, comparison_defaults
 from bpnet.engine.setups import lesson_setups, read_setup
@@ -125,6 +125,24 @@ def xray_json(job_id):
         return jsonify(entry.job.xray(run))
     except (JobError, ServiceError) as exc:
         return jsonify({"error": str(exc)}), 409
+
+
+@pages.post("/api/data")
+def upload_data():
+    """One's own data for a run: the CSV's text as the body (?task=function|surface|classification, name=the
+    file's name, val_fraction=the form's); answers its preview and the digest a Start names it by, or why not."""
+    length = request.content_length
+    if length is not None and length > MAX_DATA_BYTES:
+        return jsonify({"error": "Content Too Large", "message": f"the file is {length:,} bytes; the limit is "
+                        f"{MAX_DATA_BYTES:,}"}), 413
+    body = request.stream.read(MAX_DATA_BYTES + 1)  # (a body without a length is read no further either)
+    try:
+        preview = _manager().uploads.add(request.args.get("task", ""), body, request.args.get("name"),
+                                         request.args.get("val_fraction"))
+    except ConfigError as exc:
+        field = next(iter(exc.errors))
+        return jsonify({"error": "Bad Request", "message": exc.errors[field], "errors": exc.errors}), 400
+    return jsonify({"ok": True, "preview": preview})
 
 
 @pages.get("/api/schema")
