@@ -14,7 +14,7 @@
     const { board, layout, pointsTrace } = BP.boundary;
     const spec = BP.data.schema.classification.data;
     const points = []; // [x1, x2, label]
-    let drawing = false, sent = "";
+    let drawing = false, sent = "", last = null;
 
     const note = document.createElement("p");
     note.className = "draw-note";
@@ -64,7 +64,7 @@
       clear.hidden = !on && !points.length;
       layout.dragmode = on ? false : "zoom"; // a click adds a point instead of starting a zoom
       if (on) {
-        if (!layout.xaxis.range) { // no run has set the plane yet
+        if (layout.xaxis.autorange !== false) { // no run has set the plane yet
           layout.xaxis = BP.merge(layout.xaxis, { range: RANGE.slice(), autorange: false });
           layout.yaxis = BP.merge(layout.yaxis, { range: RANGE.slice(), autorange: false });
         }
@@ -86,6 +86,9 @@
 
     board.base.addEventListener("click", (e) => {
       if (!drawing) return;
+      // Plotly's drag layer sends a click of its own after the browser's: one point per click
+      if (last && e.clientX === last.x && e.clientY === last.y && e.timeStamp - last.t < 300) return;
+      last = { x: e.clientX, y: e.clientY, t: e.timeStamp };
       if (!page.job.canStart()) {
         page.job.setMessage("Points can be added while no run is training.", "warn");
         return;
