@@ -1,13 +1,14 @@
 """HTTP: the pages, downloads, the schema, health, and the JavaScript libraries served from this app."""
 import io
 import secrets
+import time
 from pathlib import Path
 
 import plotly
 from flask import (Blueprint, abort, current_app, jsonify, render_template, request, send_file, send_from_directory,
                    session)
 
-from bpnet.engine import lessons
+from bpnet.engine import lessons, run_table
 from bpnet.engine.config import MAX_DATA_BYTES, ConfigError, schema
 from bpnet.engine.job import JobError
 from bpnet.engine.experiments import BASE_TASKS, COMPARISONS, comparison_defaults
@@ -143,6 +144,67 @@ def upload_data():
         field = next(iter(exc.errors))
         return jsonify({"error": "Bad Request", "message": exc.errors[field], "errors": exc.errors}), 400
     return jsonify({"ok": True, "preview": preview})
+
+
+@pages.get("/runs")
+def runs_page():
+    session.setdefault("client_id", secrets.token_urlsafe(16))
+    return render_template("runs.html", page="runs", pages=PAGES, schema=schema())
+
+
+def _runs():
+    return current_app.extensions["bpnet_runs"]
+
+
+def _table(rows):
+    return jsonify({"rows": rows, "differing": run_table.differing(rows), "groups": run_table.seed_groups(rows)})
+
+
+def _key_of(source):
+    key = source.get("key") if isinstance(source, dict) else None
+    try:
+        _runs()._path(key)
+    except ValueError as exc:
+        abort(400, description=str(exc))
+    return key
+
+
+@pages.get("/api/runs")
+def runs_list():
+    return _table(_runs().rows(_key_of(request.args)))
+
+
+@pages.post("/api/runs")
+def runs_add():
+    """Add an ended job's runs to the table named by `key` (the job's own numbers, from its history)."""
+    body = request.get_json(silent=True)
+    key = _key_of(body)
+    job_id = body.get("job_id")
+    if not isinstance(job_id, str) or len(job_id) > 64:
+        abort(400, description="job_id must be a job id string")
+    entry = _entry(job_id)
+    if not entry.job.done:
+        abort(409, description="this run has not ended yet: it is added once it has")
+    history = entry.job.history()
+    rows = run_table.rows_of(history, entry.job.kind, started=entry.created, finished=time.time())
+    return _table(_runs().add(key, rows))
+
+
+@pages.post("/api/runs/clear")
+def runs_clear():
+    body = request.get_json(silent=True)
+    key = _key_of(body)
+    ids = body.get("job_ids")
+    if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids) and len(ids) <= 1000):
+        abort(400, description="job_ids must be a list of job ids")
+    return _table(_runs().clear(key, ids))
+
+
+@pages.get("/api/runs.csv")
+def runs_csv():
+    rows = _runs().rows(_key_of(request.args))
+    return send_file(io.BytesIO(run_table.to_csv(rows).encode()), mimetype="text/csv", as_attachment=True,
+                     download_name="bpnet-runs.csv")
 
 
 @pages.get("/api/schema")

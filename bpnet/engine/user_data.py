@@ -286,7 +286,7 @@ def summary(data, task):
 
 def public_config(config):
     """A config as its events show it: one's own data by its summary (the points travel in the dataset event)."""
-    if config.get("data") is None:
+    if not isinstance(config.get("data"), dict) or "values" not in config["data"]:  # none, or a summary already
         return config
     return {**config, "data": summary(config["data"], config["task"])}
 

@@ -281,6 +281,7 @@
 
     _state(state, message, fromHistory) {
       this.state = state;
+      if (this.h.state) this.h.state(state, message, fromHistory);
       this.status.say(state, message, { runs: this.runs, readOnly: this.readOnly, fromHistory });
       this.updateControls();
       this.renderStatus();

@@ -8,7 +8,7 @@
  * ({form, job, data}; `job` is set before any event arrives) and returns its handlers. Every job event goes
  * to every view that has a handler of that name, in registration order: reset(nRuns, history),
  * config(config, history), dataset(run, ev), steps(run, ev, fromHistory), eval, snapshot, norms, lr, done
- * (run, ev). A new view needs no change elsewhere: a new file, listed in the page's scripts (its template's
+ * (run, ev), state(state, message, fromHistory) (the job's). A new view needs no change elsewhere: a new file, listed in the page's scripts (its template's
  * `views`), with its card in the page's charts (or created by the view itself in BP.page.slot()).
  *
  * A page with its own settings (compare) calls BP.page.setup({form, payload, resetForm, onControls, applySetup,
@@ -18,7 +18,7 @@
 (function () {
   "use strict";
   const $ = BP.$;
-  const HANDLERS = ["reset", "config", "dataset", "steps", "eval", "snapshot", "norms", "lr", "done"];
+  const HANDLERS = ["reset", "config", "dataset", "steps", "eval", "snapshot", "norms", "lr", "done", "state"];
 
   const registered = [];
   BP.views = {
