@@ -17,6 +17,7 @@
   };
 
   const added = new Set();
+  BP.loggedRuns = new Set(); // the jobs this page has added to the table (the browser tests wait on it)
   /** Add an ended job to the table (once per page); resolves to the table or null. */
   BP.logRun = async function (jobId) {
     if (!jobId || added.has(jobId)) return null;
@@ -26,6 +27,7 @@
         body: JSON.stringify({ key: BP.runsKey(), job_id: jobId }), credentials: "same-origin" });
       if (!resp.ok) throw new Error(String(resp.status));
       const table = await resp.json();
+      BP.loggedRuns.add(jobId);
       document.dispatchEvent(new CustomEvent("bp:run-logged", { detail: { jobId, rows: table.rows.length } }));
       return table;
     } catch (err) {
