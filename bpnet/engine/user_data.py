@@ -22,7 +22,7 @@ import re
 
 import numpy as np
 
-__all__ = ["DataError", "NUMBER", "COLUMNS", "parse_csv", "check", "summary", "digest", "shuffled", "to_csv", "preview",
+__all__ = ["DataError", "NUMBER", "COLUMNS", "parse_csv", "check", "summary", "digest", "shuffled", "preview",
            "public_config"]
 
 NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)  # as a person types one: no 1_000, no nan
@@ -303,14 +303,3 @@ def shuffled(data, seed):
     x = np.asarray(data["values"], dtype=np.float64)
     x = x[np.random.default_rng(seed).permutation(len(x))]
     return x[:, :-1], x[:, -1]
-
-
-def to_csv(data, task):
-    """The data as CSV text with a header (labels by their class names)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(COLUMNS[task])
-    classes = data.get("classes")
-    for row in data["values"]:
-        writer.writerow([repr(v) for v in row[:-1]] + [classes[int(row[-1])] if classes else repr(row[-1])])
-    return out.getvalue()

@@ -19,7 +19,6 @@
     const note = document.createElement("p");
     note.className = "draw-note";
     note.id = "draw-note";
-    note.setAttribute("aria-live", "polite");
     note.hidden = true;
     board.base.closest(".chart-card").querySelector(".chart-head").after(note);
 

@@ -15,6 +15,7 @@ pytest.importorskip("selenium", reason="browser tests need selenium")
 import requests  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
+from test_accessibility import axe_violations  # noqa: E402
 from test_browser import fill, js, open_page, screenshot, start, until, wait_state  # noqa: E402
 
 
@@ -80,6 +81,7 @@ def test_the_table_overlays_two_runs_and_survives_a_server_restart(browser, proc
     group = browser.find_element(By.ID, "runs-groups-list").text
     assert group.startswith("Runs #1, #3, #4 (function, seeds 0, 1, 2): validation loss ") and "over 3 runs" in group
     assert overlaid(browser) == curves  # the ticked runs stay ticked
+    assert axe_violations(browser) == []
     screenshot(browser, "runs")
 
     server.restart()  # nothing in memory: the jobs are gone, the table is on disk

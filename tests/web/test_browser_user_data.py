@@ -16,6 +16,7 @@ from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
+from test_accessibility import axe_violations  # noqa: E402
 from test_browser import fill, js, open_page, screenshot, start, until, wait_state  # noqa: E402
 
 CURVE = "x,y\n" + "".join(f"{i / 20 - 1.5:.3f},{abs(i / 20 - 1.5) - 0.5:.4f}\n" for i in range(61))
@@ -47,6 +48,7 @@ def test_a_csv_file_is_previewed_then_trains(browser, live_server, tmp_path):
     assert "v-shape.csv: 61 rows (49 for training, 12 held out for validation)" in preview
     assert "x from -1.5 to 1.5" in preview and "First 8 rows" in preview
     assert not displayed(browser, '.field[data-field="formula"]')  # the generator's settings step aside
+    assert axe_violations(browser) == []
     screenshot(browser, "own-data-preview")
     start(browser)
     wait_state(browser, "finished")
@@ -111,6 +113,7 @@ def test_points_clicked_on_the_classify_page_are_what_it_trains_on(browser, live
     until(browser, lambda d: "class 0: 6 points, class 1: 6 points" in d.find_element(By.ID, "classification-data-preview").text,
           message="the points in the data field")
     clicked = js(browser, "return BP.clickPoints.points")
+    assert axe_violations(browser) == []
     screenshot(browser, "click-points")
     start(browser)
     wait_state(browser, "finished")
