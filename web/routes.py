@@ -1,4 +1,5 @@
-"""HTTP: the pages, downloads, the schema, health, and the JavaScript libraries served from this app."""
+"""HTTP: the pages, downloads, the schema, health, one's own data (POST /api/data), each browser's table of runs
+(/runs, /api/runs), and the JavaScript libraries served from this app."""
 import io
 import secrets
 import time
@@ -161,12 +162,10 @@ def _table(rows):
 
 
 def _key_of(source):
-    key = source.get("key") if isinstance(source, dict) else None
     try:
-        _runs()._path(key)
+        return _runs().check_key(source.get("key") if isinstance(source, dict) else None)
     except ValueError as exc:
         abort(400, description=str(exc))
-    return key
 
 
 @pages.get("/api/runs")

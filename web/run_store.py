@@ -21,10 +21,15 @@ class RunStore:
         self.dir, self.keep, self.tables = Path(directory), keep, tables
         self._lock = threading.Lock()
 
-    def _path(self, key):
+    @staticmethod
+    def check_key(key):
+        """The key if it can name a table (ValueError saying what a key is, if not)."""
         if not isinstance(key, str) or not KEY.fullmatch(key):
             raise ValueError("key must be the table's key: 16 to 64 letters, digits, - or _")
-        return self.dir / f"{key}.json"
+        return key
+
+    def _path(self, key):
+        return self.dir / f"{self.check_key(key)}.json"
 
     def rows(self, key):
         path = self._path(key)

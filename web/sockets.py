@@ -6,6 +6,7 @@ carries that job's job_id, page, page_url (its page, with the controls) and watc
   start    {config: {...}, paused?: bool} or {comparison: name, config: {...}, paused?}  -> {job_id, watch_url};
            then 'history' + 'events'. paused: true makes the job (data, model at its initial weights) and waits
            at step 0: its first state event is 'paused' with steps [0, ...] (step mode)
+           (one's own data: config.data is the digest POST /api/data answered, or {csv, name}, or {values})
   watch    {job_id}                                 -> 'history', then 'events' (read-only)
   pause | resume | stop  {job_id}                   owner only
   step     {job_id, steps?: 1..1000 | "epoch"}      owner only, from 'paused' -> {state: "running", until: [step
