@@ -234,3 +234,11 @@ def test_the_command_line_reads_a_file(tmp_path, capsys):
     path.write_text("x,y\n1,2\n")
     assert main(["train", "--task", "function", "--data", str(path), "--epochs", "2", "--quiet"]) not in (0, None)
     assert "data: only 1 row; at least 10 are needed" in capsys.readouterr().err
+
+
+def test_an_ended_jobs_archive_keeps_the_points_once_in_its_history_and_still_predicts():
+    from bpnet.engine.archive import JobArchive
+    job, ev = _job("classification", POINTS)
+    archive = JobArchive.from_bytes(JobArchive.from_job(job).to_bytes())
+    assert "values" not in archive.configs[0]["data"] and archive.configs[0]["data"]["rows"] == 20
+    assert np.allclose(archive.predict([[0.5, -0.5]]), job.predict([[0.5, -0.5]]))

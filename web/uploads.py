@@ -16,7 +16,7 @@ from bpnet.data import holdout_size
 
 __all__ = ["UploadStore", "KEEP_UPLOADS", "KEEP_SECONDS"]
 
-KEEP_UPLOADS = 64  # uploads kept at once, server-wide (each at most the schema's row limit)
+KEEP_UPLOADS = 16  # uploads kept at once, server-wide (each at most the schema's row limit: a few MB parsed)
 KEEP_SECONDS = 3600.0
 DIGEST_CHARS = set("0123456789abcdef")
 
