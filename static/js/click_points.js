@@ -7,11 +7,22 @@
   const $ = BP.$;
   const RANGE = [-3, 3]; // the plane offered before any run has set one
 
+  /** The tools under the chart (not in its header: on a phone the chart stays on the first screen). */
+  function tools(card) {
+    const bar = document.createElement("div");
+    bar.className = "draw-tools";
+    bar.innerHTML = '<button type="button" class="btn small" id="btn-draw" aria-pressed="false">Add points by clicking</button> ' +
+      '<button type="button" class="btn small" id="btn-draw-clear" hidden>Clear points</button>';
+    bar.querySelector("#btn-draw").title = "Click on the chart to add a blue point, shift-click for an orange one; Start trains on them";
+    card.querySelector(".chart-wrap").after(bar);
+    return [bar.querySelector("#btn-draw"), bar.querySelector("#btn-draw-clear")];
+  }
+
   BP.views.register("click-points", (page) => {
-    const btn = $("#btn-draw"), clear = $("#btn-draw-clear");
     const own = BP.ownData(page.form.form);
-    if (!btn || !own || !BP.boundary) return {};
+    if (!own || !BP.boundary) return {};
     const { board, layout, pointsTrace } = BP.boundary;
+    const [btn, clear] = tools(board.base.closest(".chart-card"));
     const spec = BP.data.schema.classification.data;
     const points = []; // [x1, x2, label]
     let drawing = false, sent = "", last = null;
@@ -20,7 +31,7 @@
     note.className = "draw-note";
     note.id = "draw-note";
     note.hidden = true;
-    board.base.closest(".chart-card").querySelector(".chart-head").after(note);
+    btn.parentNode.append(note);
 
     function counts() {
       const n1 = points.filter((p) => p[2] === 1).length;
