@@ -22,8 +22,9 @@ TINY = {"task": "function", "formula": "sin(x)", "n_samples": 40, "hidden": [4],
 TINY_MNIST = {"task": "mnist", "n_samples": 1000, "hidden": [16], "epochs": 1, "val_subset": 100, "eval_every": 5}
 # diverges at step 7 (leaky ReLU, SGD at lr 10 on raw 0-255 pixels): its weights, and so its outputs, are NaN
 DIVERGING_MNIST = dict(TINY_MNIST, activation="leaky_relu", optimizer="sgd", lr=10, normalize_inputs=False)
+RUNS_DIR = __import__("tempfile").mkdtemp(prefix="bpnet-test-runs-")  # the tables of runs the tests' servers keep
 TEST_SETTINGS = {"MAX_RUNNING_JOBS": 2, "GRACE_SECONDS": 0.5, "KEEP_FINISHED_JOBS": 5, "FLUSH_INTERVAL": 0.1,
-                 "SECRET_KEY": "bpnet-tests", "TESTING": True}
+                 "SECRET_KEY": "bpnet-tests", "TESTING": True, "RUNS_DIR": RUNS_DIR}
 TIMEOUT = 20.0  # generous: the suite must not flake on two busy cores; a passing wait returns at once
 
 
@@ -155,7 +156,8 @@ def serve_dashboard(name, **env):
 
     root = Path(__file__).resolve().parents[1]
     port = free_port()
-    env = {**os.environ, "BPNET_GRACE_SECONDS": "5", "BPNET_MAX_JOBS": "2", "BPNET_LOG_LEVEL": "WARNING", **env}
+    env = {**os.environ, "BPNET_GRACE_SECONDS": "5", "BPNET_MAX_JOBS": "2", "BPNET_LOG_LEVEL": "WARNING",
+           "BPNET_RUNS_DIR": RUNS_DIR, **env}
     cache = root / ".pytest_cache"
     log = open(cache / f"{name}.log", "w") if cache.is_dir() else subprocess.DEVNULL
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=root, env=env,

@@ -102,7 +102,15 @@ def test_a_setup_written_as_a_link_reads_back_to_the_same_settings():
 def test_every_setting_of_every_page_can_be_given_in_a_link():
     from bpnet.engine.config import defaults
     for task in ("function", "surface", "classification", "mnist"):
-        config = {k: v for k, v in defaults(task).items() if k != "task"}
+        config = {k: v for k, v in defaults(task).items() if k not in ("task", "data")}
         s = read(task, urlsplit(setup_url(task, config)).query)
         assert s["problems"] == [] and s["values"] == config, task
-        assert set(s["values"]) == {n for n in FIELDS if task in FIELDS[n]["tasks"]} - {"task"}
+        assert set(s["values"]) == {n for n in FIELDS if task in FIELDS[n]["tasks"]} - {"task", "data"}
+
+
+def test_ones_own_data_is_not_a_setting_of_a_link():
+    s = read("function", "data=abc&lr=0.1")
+    assert s["values"] == {"lr": 0.1}
+    assert s["problems"] == [{"field": "data", "label": "Your own data",
+                              "message": "one's own data cannot travel in a link: upload it on the page; ignored"}]
+    assert "data" not in setup_url("function", {"lr": 0.1, "data": None})

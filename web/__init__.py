@@ -17,6 +17,7 @@ from .process_backend import ProcessBackend
 from .jobs import JobManager
 from .payloads import JSONProvider, Packet
 from .routes import PAGES, pages
+from .run_store import RunStore
 from .sockets import XRAY_RATE, RateLimit, register
 from .transport import MAX_MESSAGE_BYTES, guard
 
@@ -47,6 +48,8 @@ def settings_from_env():
         "MAX_RUNNING_JOBS": _int_env("BPNET_MAX_JOBS", cores),
         "GRACE_SECONDS": _int_env("BPNET_GRACE_SECONDS", 30),
         "KEEP_FINISHED_JOBS": _int_env("BPNET_KEEP_FINISHED", 50),
+        "RUNS_DIR": os.environ.get("BPNET_RUNS_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "bpnet", "runs"),
+        "KEEP_RUNS": _int_env("BPNET_KEEP_RUNS", 200),
         "SECRET_KEY": os.environ.get("BPNET_SECRET_KEY") or secrets.token_hex(32),
         "LOG_LEVEL": os.environ.get("BPNET_LOG_LEVEL", "INFO").upper(),
         "FLUSH_INTERVAL": 0.1,
@@ -98,6 +101,7 @@ def create_app(config=None):
                          grace_seconds=app.config["GRACE_SECONDS"], keep_finished=app.config["KEEP_FINISHED_JOBS"],
                          limits=budget.Limits(app.config["MAX_JOB_MEMORY"], app.config["MAX_JOB_SECONDS"]))
     app.extensions["bpnet_jobs"] = manager
+    app.extensions["bpnet_runs"] = RunStore(app.config["RUNS_DIR"], app.config["KEEP_RUNS"])
     app.register_blueprint(pages)
     app.extensions["bpnet_xray_limit"] = xrays = RateLimit(XRAY_RATE, XRAY_RATE)  # a big X-ray takes a while
     app.extensions["bpnet_predict_limit"] = register(socketio, manager, xrays)

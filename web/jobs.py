@@ -19,6 +19,7 @@ from bpnet.engine.saved import check_continuation, read as read_model
 
 from .backends import LoadedJob, ServiceError, page_of
 from .line import LineMixin
+from .uploads import UploadStore
 from .waiting import WaitingLine, ordinal
 
 __all__ = ["JobManager", "ServiceError", "room_of", "prepare", "page_of"]
@@ -59,6 +60,7 @@ class JobManager(LineMixin):
         self.backend, self.limits = backend, limits  # limits: each job's budget (engine/budget.py Limits)
         self.max_running, self.grace_seconds = max_running, grace_seconds
         self.keep_finished = keep_finished
+        self.uploads = UploadStore()  # one's own data between its preview and the Start that names it
         self._jobs = OrderedDict()
         self._starting = []  # owners whose job is being built
         self._lock = threading.Lock()
@@ -133,6 +135,7 @@ class JobManager(LineMixin):
         return running
 
     def _prepare(self, config, comparison, init_from, paused=False):
+        config = self.uploads.resolve(config)  # one's own data: the digest of its upload becomes the points
         initial = self.get(init_from).job.model_npz(0) if init_from is not None else None
         spec, configs = prepare(config, comparison, self.limits, initial)
         spec["paused"] = bool(paused)

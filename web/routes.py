@@ -1,15 +1,16 @@
-"""HTTP: the pages, downloads, the schema, health, and the JavaScript libraries served from this app."""
+"""HTTP: the pages, downloads, the schema, health, one's own data (POST /api/data), each browser's table of runs
+(/runs, /api/runs), and the JavaScript libraries served from this app."""
 import io
 import secrets
+import time
 from pathlib import Path
 
 import plotly
 from flask import (Blueprint, abort, current_app, jsonify, render_template, request, send_file, send_from_directory,
                    session, url_for)
 
-from bpnet.engine import lessons
-from bpnet.engine.config import schema
-from bpnet.engine.config import ConfigError
+from bpnet.engine import lessons, run_table
+from bpnet.engine.config import MAX_DATA_BYTES, ConfigError, schema
 from bpnet.engine.job import JobError
 from bpnet.engine.saved import MAX_MODEL_BYTES, ModelFileError, read as read_model
 from bpnet.engine.torch_export import torch_script
@@ -187,6 +188,82 @@ def load_model():
         abort(400, description=f"{name}: " + "; ".join(f"{k}: {v}" for k, v in exc.errors.items()))
     page = page_of(job)
     return jsonify({"job_id": job.id, "page": page, "page_url": url_for("pages.experiment", task=page, job=job.id)})
+
+@pages.post("/api/data")
+def upload_data():
+    """One's own data for a run: the CSV's text as the body (?task=function|surface|classification, name=the
+    file's name, val_fraction=the form's); answers its preview and the digest a Start names it by, or why not."""
+    length = request.content_length
+    if length is not None and length > MAX_DATA_BYTES:
+        return jsonify({"error": "Content Too Large", "message": f"the file is {length:,} bytes; the limit is "
+                        f"{MAX_DATA_BYTES:,}"}), 413
+    body = request.stream.read(MAX_DATA_BYTES + 1)  # (a body without a length is read no further either)
+    try:
+        preview = _manager().uploads.add(request.args.get("task", ""), body, request.args.get("name"),
+                                         request.args.get("val_fraction"))
+    except ConfigError as exc:
+        field = next(iter(exc.errors))
+        return jsonify({"error": "Bad Request", "message": exc.errors[field], "errors": exc.errors}), 400
+    return jsonify({"ok": True, "preview": preview})
+
+
+@pages.get("/runs")
+def runs_page():
+    session.setdefault("client_id", secrets.token_urlsafe(16))
+    return render_template("runs.html", page="runs", pages=PAGES, schema=schema())
+
+
+def _runs():
+    return current_app.extensions["bpnet_runs"]
+
+
+def _table(rows):
+    return jsonify({"rows": rows, "differing": run_table.differing(rows), "groups": run_table.seed_groups(rows)})
+
+
+def _key_of(source):
+    try:
+        return _runs().check_key(source.get("key") if isinstance(source, dict) else None)
+    except ValueError as exc:
+        abort(400, description=str(exc))
+
+
+@pages.get("/api/runs")
+def runs_list():
+    return _table(_runs().rows(_key_of(request.args)))
+
+
+@pages.post("/api/runs")
+def runs_add():
+    """Add an ended job's runs to the table named by `key` (the job's own numbers, from its history)."""
+    body = request.get_json(silent=True)
+    key = _key_of(body)
+    job_id = body.get("job_id")
+    if not isinstance(job_id, str) or len(job_id) > 64:
+        abort(400, description="job_id must be a job id string")
+    entry = _entry(job_id)
+    if not entry.job.done:
+        abort(409, description="this run has not ended yet: it is added once it has")
+    history = entry.job.history()
+    rows = run_table.rows_of(history, entry.job.kind, started=entry.created, finished=time.time())
+    return _table(_runs().add(key, rows))
+
+
+@pages.post("/api/runs/clear")
+def runs_clear():
+    body = request.get_json(silent=True)
+    key = _key_of(body)
+    ids = body.get("job_ids")
+    if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids) and len(ids) <= 1000):
+        abort(400, description="job_ids must be a list of job ids")
+    return _table(_runs().clear(key, ids))
+
+
+@pages.get("/api/runs.csv")
+def runs_csv():
+    rows = _runs().rows(_key_of(request.args))
+    return send_file(io.BytesIO(run_table.to_csv(rows).encode()), mimetype="text/csv", as_attachment=True,
+                     download_name="bpnet-runs.csv")
 
 
 @pages.get("/api/schema")

@@ -10,6 +10,7 @@ carries that job's job_id, page, page_url (its page, with the controls) and watc
            When every training slot is busy (or others wait), the start waits in line instead: the ack is
            {queued: true, ticket, position, place ("2nd"), ahead, wait (s, about), slots, waiting}, and 'queue'
            events follow (below) until it starts; read-only watching is never queued
+           (one's own data: config.data is the digest POST /api/data answered, or {csv, name}, or {values})
   leave_queue {}                                    -> {left: bool}: give up one's place in line
   watch    {job_id}                                 -> 'history', then 'events' (read-only)
   pause | resume | stop  {job_id}                   owner only

@@ -19,6 +19,8 @@ def _value(value, kind):
         return "on" if value else "off"
     if kind == "int_list":
         return ",".join(map(str, value)) or NO_LAYERS
+    if kind == "data":
+        return "none" if value is None else value.get("name", "a file")
     if kind == "float":
         return f"{value:g}"
     return str(value)
@@ -34,6 +36,8 @@ def _limits(spec):
         return f"at most {spec['max']} characters"
     if kind == "int_list":
         return f"up to {spec['max_len']} numbers, each {format_number(spec['min'])} to {format_number(spec['max'])}"
+    if kind == "data":
+        return f"a CSV file of {format_number(spec['min'])} to {format_number(spec['max'])} rows, at most {spec['max_bytes'] // 1000} kB"
     return "on or off"
 
 
@@ -75,7 +79,7 @@ def add_config_flags(parser, task=None, base=None):
         if kind == "bool":
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
         else:
-            parser.add_argument(flag, default=None, metavar=kind.upper(), help=text)
+            parser.add_argument(flag, default=None, metavar="FILE" if kind == "data" else kind.upper(), help=text)
 
 
 def as_flags(config):
@@ -85,6 +89,13 @@ def as_flags(config):
 
 def _flag_value(name, value):
     """A flag's string as the config takes it: 'none' is an empty list, an empty string an error."""
+    if FIELDS[name]["kind"] == "data":  # a file's name: its text is read and checked by the config schema
+        path = Path(value)
+        try:
+            with path.open("rb") as f:
+                return {"name": path.name, "csv": f.read(FIELDS[name]["max_bytes"] + 1)}
+        except OSError as exc:
+            raise ConfigError({name: f"cannot read {value}: {exc.strerror or exc}"})
     if FIELDS[name]["kind"] == "int_list":
         if value.strip().lower() == NO_LAYERS:
             return []

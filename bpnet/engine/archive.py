@@ -18,6 +18,7 @@ import numpy as np
 from .job import JobError
 from .models import build_model
 from .tasks import TASK_CLASSES, digit_inputs, outputs
+from .user_data import public_config
 
 __all__ = ["JobArchive", "Blob", "SPILL_BYTES"]
 
@@ -72,7 +73,8 @@ class JobArchive:
     def from_job(cls, job):
         """Archive an ended Job (its full history, CSVs and models)."""
         meta = {"job_id": job.id, "kind": job.kind, "state": job.state, "message": job.message,
-                "configs": [t.config for t in job.trainers], "history_event": job.history_event()}
+                "configs": [public_config(t.config) for t in job.trainers],  # one's own data: its summary (the
+                "history_event": job.history_event()}                      # points are in the history)
         return cls(meta, json.dumps(job.history(), allow_nan=False), [job.history_csv(i) for i in range(job.run_count)],
                    [job.model_npz(i) for i in range(job.run_count)], [_latest_xray(job, i) for i in range(job.run_count)])
 

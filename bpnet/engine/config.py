@@ -12,16 +12,19 @@ import numpy as np
 
 from ..data.loader import holdout_size
 from ..formula import FormulaError, parse_formula
+from . import user_data
 
 __all__ = ["ConfigError", "FIELDS", "GLOSSARY", "TASKS", "OPTIMIZERS", "validate_config", "validate_field", "schema", "defaults",
            "MAX_STEPS", "training_size", "batches_per_epoch", "format_number", "field_spec", "check_formula",
-           "formula_warning"]
+           "formula_warning", "MAX_DATA_BYTES", "GENERATOR_FIELDS"]
 
 TASKS = ("function", "surface", "classification", "mnist")
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
 INITS = ("default", "zeros", "xavier_uniform", "xavier_normal", "he_uniform", "he_normal")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
 MAX_STEPS = 2_000_000  # epochs x batches per epoch: bounds the work one job may ask for
+MAX_DATA_BYTES = 1_000_000  # one uploaded CSV file (20,000 rows of x1,x2,label take about 600 kB)
+MAX_DATA_VALUE = 1e9  # a value of one's own data beyond this is not something a small network can be shown to fit
 
 
 class ConfigError(ValueError):
@@ -102,6 +105,9 @@ FIELDS = {
     "noise": _field("float", 0.0, "Noise (std)", 0.0, 10.0, tasks=GENERATED,
                     per_task={"classification": {"default": 0.05}}),
     "val_fraction": _field("float", 0.2, "Validation fraction", 0.05, 0.5, tasks=GENERATED),
+    "data": _field("data", None, "Your own data", 10, 20000, tasks=GENERATED,
+                   help="a CSV file or pasted text; a header row is optional",
+                   per_task={t: {"columns": list(user_data.COLUMNS[t])} for t in GENERATED}),
     "model": _field("choice", "mlp", "Model", choices=("mlp", "cnn"), tasks=("mnist",)),
     "hidden": _field("int_list", [32, 32], "Hidden layers", 1, 1024, max_len=8, per_task={
         "classification": {"default": [32, 32]},
@@ -140,6 +146,11 @@ FIELDS = {
 }
 
 
+FIELDS["data"].update(max_bytes=MAX_DATA_BYTES, max_value=MAX_DATA_VALUE)
+# what one's own data replaces: set from the data (n_samples its rows, the domain its range) or unused
+GENERATOR_FIELDS = ("formula", "x_min", "x_max", "y_min", "y_max", "dataset", "n_samples", "noise")
+FIELDS["data"]["replaces"] = list(GENERATOR_FIELDS)
+
 for _name, _text in GLOSSARY.items():
     FIELDS[_name]["glossary"] = _text
 del _name, _text
@@ -151,6 +162,8 @@ def field_spec(name, task):
     spec.update(spec.pop("per_task").get(task, {}))
     if name == "task":
         spec["default"] = task  # defaults(task) and schema()[task] describe that task
+    if name == "data":
+        spec["task"] = task  # the columns and checks of one's own data are the task's
     return spec
 
 
@@ -166,7 +179,7 @@ def schema():
 
 
 # numbers as a person types them: Python's own float() and int() also take "1_000", "٣" (Arabic-Indic 3), "nan"
-TYPED = {"float": re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII),
+TYPED = {"float": user_data.NUMBER,
          "int": re.compile(r"[+-]?\d+", re.ASCII)}
 
 
@@ -229,6 +242,13 @@ def _coerce(value, spec):
         if len(value) > spec["max"]:
             raise ValueError(f"at most {spec['max']} characters, got {len(value)}")
         return value.strip()
+    if kind == "data":
+        if value is None:
+            return None
+        if isinstance(value, str):
+            raise ValueError("your own data is uploaded on its page (or read from a file with --data), "
+                             "it cannot be given as text here")
+        return user_data.check(value, spec["task"], spec)
     if kind == "int_list":
         if isinstance(value, str):
             value = [v for v in value.replace(" ", "").split(",") if v] if value.strip() else []
@@ -267,10 +287,23 @@ def validate_config(raw):
             config[name] = _coerce(raw[name], spec) if name in raw else spec["default"]
         except ValueError as exc:
             errors[name] = str(exc)
+    if config.get("data") is not None:
+        _from_data(config)
     errors.update(_cross_checks(config, errors))
     if errors:
         raise ConfigError(errors)
     return config
+
+
+def _from_data(c):
+    """One's own data sets what the generator's settings would: the number of samples, the domain (the inputs'
+    range, which the pictures span), no added noise."""
+    c["n_samples"] = len(c["data"]["values"])
+    c["noise"] = 0.0
+    if c["task"] in ("function", "surface"):
+        x = np.asarray(c["data"]["values"], dtype=np.float64)
+        for j, name in enumerate(("x", "y")[:x.shape[1] - 1]):
+            c[f"{name}_min"], c[f"{name}_max"] = float(x[:, j].min()), float(x[:, j].max())
 
 
 def check_formula(c, n=201):
@@ -311,7 +344,7 @@ def _peak(formula, box, n):
 def formula_warning(c):
     """A sentence if the config's formula is valid but a poor target on its domain (None if it is fine): a pole
     (1/x on [-pi, pi]: the check grid only just misses x = 0) or values so large that the loss means nothing."""
-    if c.get("task") not in ("function", "surface"):
+    if c.get("task") not in ("function", "surface") or c.get("data") is not None:
         return None
     names = ("x",) if c["task"] == "function" else ("x", "y")
     box = [(c[f"{n}_min"], c[f"{n}_max"]) for n in names]
@@ -342,7 +375,7 @@ def _cross_checks(c, errors):
     for lo, hi in (("x_min", "x_max"), ("y_min", "y_max")):
         if lo in c and hi in c and c[lo] >= c[hi]:
             out[hi] = f"must be greater than “{FIELDS[lo]['label']}” ({c[lo]:g})"
-    if "formula" in c and not {"formula", "x_min", "x_max", "y_min", "y_max"} & (errors.keys() | out.keys()):
+    if "formula" in c and c.get("data") is None and not {"formula", "x_min", "x_max", "y_min", "y_max"} & (errors.keys() | out.keys()):
         try:
             check_formula(c)
         except FormulaError as exc:

@@ -16,12 +16,15 @@ job) and ``time`` (when the engine made it, Unix seconds: latency can be measure
               and per task: function ``x_train, y_train, x_val, y_val, x_grid, y_grid``; surface ``xs, ys,
               z_true`` (rows = y) and ``train_points`` (as [[x, y, z]...]); classification ``points, labels, xs,
               ys`` and ``slice`` (the values the grid holds the features after the first two at: their training
-              means; [] in the plane); mnist ``classes, train_size, val_size``
+              means; [] in the plane); mnist ``classes, train_size, val_size``. With one's own data
+              (engine/user_data.py) ``config.data`` is its summary (name, rows, columns, digest, ranges; classes and
+              counts), ``y_grid`` and ``z_true`` are null (there is no target) and the baseline's ``floor`` too
 ``steps``     every step since the previous report: lists ``step, epoch, loss`` and, for function, surface and
               classification, ``val_loss`` (and ``val_acc`` for classification); scalars ``lr``,
               ``samples_per_sec``, ``eta`` (seconds), ``progress`` (0-1)
 ``eval``      MNIST validation: ``step, epoch, val_loss, val_acc, train_loss, train_acc, split`` (subset|full)
-``snapshot``  the model's current picture: function ``y_pred`` on ``x_grid``; surface ``z_pred``;
+``snapshot``  the model's current picture: function ``y_pred`` on ``x_grid``; surface ``z_pred`` (with one's own
+              data also ``z_points``, its output at the ``train_points``);
               classification ``p_grid`` (probability of class 1 on the ``xs, ys`` grid); mnist ``digits`` (24 fresh
               validation images as 28x28 lists of 0-255), their ``digit_labels``, ``pred`` and ``prob``, and
               ``confusion`` (10x10, rows = true class) of the last evaluation

@@ -5,6 +5,7 @@ import time
 
 from .config import formula_warning
 from .events import Series, decimate
+from .user_data import public_config
 
 __all__ = ["Recorder"]
 
@@ -64,7 +65,7 @@ class Recorder:
     def dataset_event(self):
         if self._dataset is None:
             t = self.trainer
-            self._dataset = {"task": t.config["task"], "label": self.label, "config": t.config,
+            self._dataset = {"task": t.config["task"], "label": self.label, "config": public_config(t.config),
                              "steps_per_epoch": t.steps_per_epoch, "total_steps": t.total_steps,
                              "batch_size": t.config["batch_size"], "layers": [n for n, _ in t.layers],
                              "warning": formula_warning(t.config), "baseline": t.task.baseline(),

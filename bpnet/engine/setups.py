@@ -102,6 +102,8 @@ def read_setup(page, pairs):
         if task not in spec["tasks"] or name == "task":
             where = f"a comparison on {task}" if comparison else "this page"
             problems.add(name, spec["label"] if name != "task" else "Experiment", f"not a setting of {where}; ignored")
+        elif spec["kind"] == "data":
+            problems.add(name, spec["label"], "one's own data cannot travel in a link: upload it on the page; ignored")
         elif name in varies:
             problems.add(name, spec["label"], "set per run by this comparison; ignored")
         else:
@@ -139,8 +141,9 @@ def _typed(value):
 
 def setup_query(params):
     """The query string of a setup ({name: value}, in order), escaped only where a URL needs it, so that it
-    stays readable: formula=sin(3*x)&hidden=8,8."""
-    return "&".join(f"{quote(str(k), safe='_')}={quote(_typed(v), safe='(),*-._~!/:')}" for k, v in params.items())
+    stays readable: formula=sin(3*x)&hidden=8,8. Unset values (one's own data: None) are left out."""
+    return "&".join(f"{quote(str(k), safe='_')}={quote(_typed(v), safe='(),*-._~!/:')}" for k, v in params.items()
+                    if v is not None)
 
 
 def setup_url(page, params):

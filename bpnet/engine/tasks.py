@@ -4,6 +4,7 @@ import functools
 import numpy as np
 
 from .. import nn
+from . import user_data
 from ..data import (FunctionDataset, Standardizer, SurfaceDataset, holdout_size, make_classification, mnist_splits,
                     n_features)
 from ..formula import FormulaError
@@ -60,7 +61,9 @@ class _Task:
         y_train, y_val = np.asarray(self.y_train), np.asarray(self.y_val)
         if not self.classifier:
             noise = self.config.get("noise", 0.0)
-            return {"loss": float(np.mean((y_val - y_train.mean(axis=0)) ** 2)), "floor": float(noise) ** 2}
+            own = self.config.get("data") is not None  # one's own data: its noise is not known
+            return {"loss": float(np.mean((y_val - y_train.mean(axis=0)) ** 2)),
+                    "floor": None if own else float(noise) ** 2}
         shares = np.bincount(y_train, minlength=self.out_features) / len(y_train)
         with np.errstate(divide="ignore"):
             loss = float(-np.mean(np.log(shares[y_val])))
@@ -85,6 +88,27 @@ class _Task:
                 "dtype": "float64"}
 
 
+class OwnData:
+    """One's own points as the formula datasets give theirs: x_train, y_train, x_val, y_val (n, k) and (n, 1),
+    split at random (seeded) as they are; grid() spans the inputs' range, with no target (None) to draw."""
+
+    def __init__(self, config, dtype):
+        x, y = user_data.shuffled(config["data"], config["seed"])
+        n_val = holdout_size(len(x), config["val_fraction"])
+        x, y = x.astype(dtype), y.reshape(-1, 1).astype(dtype)
+        self.x_train, self.y_train, self.x_val, self.y_val = x[n_val:], y[n_val:], x[:n_val], y[:n_val]
+        self.box = [(config["x_min"], config["x_max"]), (config.get("y_min"), config.get("y_max"))][:x.shape[1]]
+        self.dtype = dtype
+
+    def grid(self, n=200):
+        axes = [np.linspace(lo, hi, n) for lo, hi in self.box]
+        if len(axes) == 1:
+            return axes[0].reshape(-1, 1).astype(self.dtype), None
+        gx, gy = np.meshgrid(*axes)  # rows follow y, as SurfaceDataset.grid
+        inputs = np.column_stack([gx.ravel(), gy.ravel()]).astype(self.dtype)
+        return axes[0].astype(self.dtype), axes[1].astype(self.dtype), inputs, None
+
+
 class FunctionTask(_Task):
     """y = f(x) on an interval; MSE; snapshot: the fitted curve on a grid."""
 
@@ -92,8 +116,9 @@ class FunctionTask(_Task):
 
     def __init__(self, config, dtype):
         self.config = c = config
-        ds = FunctionDataset(c["formula"], (c["x_min"], c["x_max"]), c["n_samples"], c["noise"], c["val_fraction"],
-                             c["seed"], dtype=dtype)
+        ds = (OwnData(c, dtype) if c["data"] is not None else
+              FunctionDataset(c["formula"], (c["x_min"], c["x_max"]), c["n_samples"], c["noise"], c["val_fraction"],
+                              c["seed"], dtype=dtype))
         self.data = ds
         self.x_train_raw = ds.x_train
         self.grid_raw, self.y_grid = ds.grid(200)
@@ -104,7 +129,8 @@ class FunctionTask(_Task):
     def dataset_event(self):
         d = self.data
         return {"x_train": d.x_train[:, 0], "y_train": d.y_train[:, 0], "x_val": d.x_val[:, 0],
-                "y_val": d.y_val[:, 0], "x_grid": self.grid_raw[:, 0], "y_grid": self.y_grid[:, 0]}
+                "y_val": d.y_val[:, 0], "x_grid": self.grid_raw[:, 0],
+                "y_grid": None if self.y_grid is None else self.y_grid[:, 0]}
 
     def snapshot(self, model):
         return {"y_pred": predict(model, self.grid)[:, 0]}
@@ -114,11 +140,13 @@ class SurfaceTask(_Task):
     """z = f(x, y) on a rectangle; MSE; snapshot: the fitted surface on a 40x40 grid."""
 
     in_shape, out_features = (2,), 1
+    SHOWN = 400  # training points drawn
 
     def __init__(self, config, dtype):
         self.config = c = config
-        ds = SurfaceDataset(c["formula"], ((c["x_min"], c["x_max"]), (c["y_min"], c["y_max"])), c["n_samples"],
-                            c["noise"], c["val_fraction"], c["seed"], dtype=dtype)
+        ds = (OwnData(c, dtype) if c["data"] is not None else
+              SurfaceDataset(c["formula"], ((c["x_min"], c["x_max"]), (c["y_min"], c["y_max"])), c["n_samples"],
+                             c["noise"], c["val_fraction"], c["seed"], dtype=dtype))
         self.data = ds
         self.x_train_raw = ds.x_train
         self.xs, self.ys, grid, self.z_true = ds.grid(40)
@@ -129,10 +157,13 @@ class SurfaceTask(_Task):
     def dataset_event(self):
         d = self.data
         return {"xs": self.xs, "ys": self.ys, "z_true": self.z_true,
-                "train_points": np.hstack([d.x_train, d.y_train])[:400]}
+                "train_points": np.hstack([d.x_train, d.y_train])[:self.SHOWN]}
 
     def snapshot(self, model):
-        return {"z_pred": predict(model, self.grid)[:, 0].reshape(self.z_true.shape)}
+        snap = {"z_pred": predict(model, self.grid)[:, 0].reshape(len(self.ys), len(self.xs))}
+        if self.z_true is None:  # one's own points: no target surface, so the error is shown at the points
+            snap["z_points"] = predict(model, self.x_train[:self.SHOWN])[:, 0]
+        return snap
 
 
 class ClassificationTask(_Task):
@@ -144,12 +175,16 @@ class ClassificationTask(_Task):
 
     @staticmethod
     def input_shape(config):
-        """(features,) of the config's dataset: spheres have three."""
-        return (n_features(config["dataset"]),)
+        """(features,) of the config's dataset: spheres have three; one's own data two (x1, x2)."""
+        return (2,) if config.get("data") is not None else (n_features(config["dataset"]),)
 
     def __init__(self, config, dtype):
         self.config = c = config
-        x, y = make_classification(c["dataset"], c["n_samples"], c["noise"], c["seed"])
+        if c["data"] is not None:
+            x, y = user_data.shuffled(c["data"], c["seed"])
+            y = y.astype(np.int64)
+        else:
+            x, y = make_classification(c["dataset"], c["n_samples"], c["noise"], c["seed"])
         self.in_shape = self.input_shape(c)
         n_val = holdout_size(len(x), c["val_fraction"])
         self.points, self.labels = x, y

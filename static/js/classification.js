@@ -38,6 +38,7 @@
     const board = new BP.Layered("chart-boundary", "chart-points", bLayout);
     board.overlayLegend = true;
     let data = null, grid = null, rev = 0, step = 0;
+    BP.boundary = { board, layout: bLayout, pointsTrace }; // (click_points.js draws on it)
 
     function drawPoints() {
       if (!data) return;

@@ -5,7 +5,7 @@
 
   function yRange(d) {
     let lo = Infinity, hi = -Infinity;
-    for (const arr of [d.y_grid, d.y_train, d.y_val]) for (const v of arr) if (BP.finite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    for (const arr of [d.y_grid || [], d.y_train, d.y_val]) for (const v of arr) if (BP.finite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
     if (!isFinite(lo)) return [-1, 1];
     const pad = Math.max((hi - lo) * 0.12, 1e-3 * Math.max(1, Math.abs(hi)));
     return [lo - pad, hi + pad];
@@ -30,9 +30,10 @@
       if (!data) return;
       const formula = data.config.formula;
       const nt = Math.min(data.x_train.length, 600), nv = Math.min(data.x_val.length, 300); // drawn, not all of 20000
-      fit.drawBase([
-        { type: "scatter", mode: "lines", name: "target " + formula, x: data.x_grid, y: data.y_grid,
-          line: { color: C.target, width: 2.5 }, hovertemplate: "x %{x:.3f}<br>target %{y:.4g}<extra></extra>" },
+      // one's own data has no target curve: only its points
+      const target = data.y_grid ? [{ type: "scatter", mode: "lines", name: "target " + formula, x: data.x_grid, y: data.y_grid,
+        line: { color: C.target, width: 2.5 }, hovertemplate: "x %{x:.3f}<br>target %{y:.4g}<extra></extra>" }] : [];
+      fit.drawBase(target.concat([
         { type: "scatter", mode: "markers", name: "training points", x: BP.thin(data.x_train, nt), y: BP.thin(data.y_train, nt),
           marker: { color: C.train, size: 5, opacity: 0.6 }, hovertemplate: "training point<br>x %{x:.3f}, y %{y:.4g}<extra></extra>" },
         { type: "scatter", mode: "markers", name: "validation points", x: BP.thin(data.x_val, nv), y: BP.thin(data.y_val, nv),
@@ -40,15 +41,17 @@
           hovertemplate: "validation point<br>x %{x:.3f}, y %{y:.4g}<extra></extra>" },
         { type: "scatter", mode: "lines", name: "network", x: [null], y: [null], line: { color: C.model, width: 3 },
           hoverinfo: "skip" }, // its legend entry: the curve itself is the overlay
-      ]);
+      ]));
     }
     function drawFit() {
       if (!data) return;
       fit.drawOverlay([{ type: "scatter", mode: "lines", name: "network", x: data.x_grid, y: pred || [],
         line: { color: C.model, width: 3 } }]);
-      const domain = "target " + data.config.formula + " on x from " + BP.fmt.num(data.config.x_min) + " to " + BP.fmt.num(data.config.x_max);
-      BP.describe("chart-fit", pred ? "The network's fit at step " + BP.fmt.int(step) + ": " + domain +
-        ", mean squared distance of its curve from the target " + BP.fmt.num(meanSquare(pred, data.y_grid)) + "."
+      const own = data.config.data;
+      const domain = (own ? "your data " + own.name : "target " + data.config.formula) + " on x from " +
+        BP.fmt.num(data.config.x_min) + " to " + BP.fmt.num(data.config.x_max);
+      BP.describe("chart-fit", pred ? "The network's fit at step " + BP.fmt.int(step) + ": " + domain + (own ? "." :
+        ", mean squared distance of its curve from the target " + BP.fmt.num(meanSquare(pred, data.y_grid)) + ".")
         : "The network's fit: " + domain + "; the network's curve appears once it trains.");
     }
     const requestFit = () => BP.render.request("fit", drawFit);

@@ -317,6 +317,7 @@
     _state(state, message, fromHistory) {
       if (this.line && this.line.waiting && !ACTIVE.includes(state)) return this.line.show(); // an earlier run's end
       this.state = state;
+      if (this.h.state) this.h.state(state, message, fromHistory);
       this.status.say(state, message, { runs: this.runs, readOnly: this.readOnly, fromHistory, kind: this.kind });
       this.updateControls();
       this.renderStatus();

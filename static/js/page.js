@@ -8,8 +8,8 @@
  * ({form, job, data}; `job` is set before any event arrives) and returns its handlers. Every job event goes
  * to every view that has a handler of that name, in registration order: reset(nRuns, history),
  * config(config, history), dataset(run, ev), steps(run, ev, fromHistory), eval, snapshot, norms, lr, done
- * (run, ev), the X-ray's xray_ready and dists (run, ev), and controls(job) whenever the job's controls are
- * updated (its state, ownership or connection changed). A new view needs no change elsewhere: a new file, listed in the page's scripts (its template's
+ * (run, ev), the X-ray's xray_ready and dists (run, ev), controls(job) whenever the job's controls are
+ * updated (its state, ownership or connection changed), and state(state, message, fromHistory) (the job's). A new view needs no change elsewhere: a new file, listed in the page's scripts (its template's
  * `views`), with its card in the page's charts (or created by the view itself in BP.page.slot()).
  *
  * A page with its own settings (compare) calls BP.page.setup({form, payload, resetForm, onControls, applySetup,
@@ -20,7 +20,7 @@
   "use strict";
   const $ = BP.$;
   const HANDLERS = ["reset", "config", "dataset", "steps", "eval", "snapshot", "norms", "lr", "done", "xray_ready", "dists",
-    "controls"];
+    "controls", "state"];
 
   const registered = [];
   BP.views = {

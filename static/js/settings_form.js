@@ -42,12 +42,14 @@
     }
     applyRules() {
       const v = this.raw();
+      // one's own data replaces the generator's settings (the schema's data.replaces)
+      const replaced = this.specs.data && v.data ? this.specs.data.replaces : [];
       // a field matters only when the settings its spec's `when` names have one of the listed values
       // (or vary per run in a comparison)
       for (const [name, spec] of Object.entries(this.specs)) {
         const f = this.field(name);
-        if (!f || !spec.when) continue;
-        f.hidden = !Object.entries(spec.when).every(
+        if (!f || (!spec.when && !this.specs.data)) continue;
+        f.hidden = replaced.includes(name) || !Object.entries(spec.when || {}).every(
           ([other, values]) => this.varies.includes(other) || !(other in v) || values.includes(v[other]));
       }
     }
@@ -72,6 +74,10 @@
         if (f.hidden || el.disabled) continue;
         const kind = f.dataset.kind, s = el.value.trim();
         let v;
+        if (kind === "data") { // the digest of an upload (user_data.js); nothing: generated data
+          if (s) out[f.dataset.field] = s;
+          continue;
+        }
         if (kind === "bool") v = el.checked;
         else if (kind === "int" || kind === "float") v = s !== "" && isFinite(Number(s)) ? Number(s) : s;
         else v = kind === "str" ? el.value : s;
@@ -84,7 +90,10 @@
       for (const [name, value] of Object.entries(config || {})) {
         const el = this.input(name);
         if (!el) continue;
-        if (el.type === "checkbox") el.checked = !!value;
+        if (this.field(name).dataset.kind === "data") { // a run's data (its summary), shown by user_data.js
+          el.value = value && value.digest ? value.digest : "";
+          this.field(name).dispatchEvent(new CustomEvent("bp:data-fill", { detail: value || null }));
+        } else if (el.type === "checkbox") el.checked = !!value;
         else if (typeof value === "number" && this.field(name).dataset.kind === "float" && !exact) el.value = String(+value.toPrecision(6)); // -3.14159, not -3.1415926535 cut off
         else el.value = Array.isArray(value) ? value.join(",") : value == null ? "" : String(value);
       }
@@ -99,6 +108,7 @@
     changed() {
       const now = this.raw(), out = {};
       for (const [name, v] of Object.entries(now)) {
+        if (this.specs[name] && this.specs[name].kind === "data") continue; // one's own data is not in a link
         if (!this.baseline || v !== this.baseline[name]) out[name] = typeof v === "boolean" ? String(v) : v.trim();
       }
       return out;

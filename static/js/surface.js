@@ -43,7 +43,7 @@
       if (cam && cam.eye) surfLayout.scene.camera = JSON.parse(JSON.stringify(cam));
     }
     const errEl = BP.plot("chart-error", [], errLayout);
-    let data = null, pred = null, zr = [0, 1], rev = 0, step = 0;
+    let data = null, pred = null, zr = [0, 1], rev = 0, step = 0, lastPoints = null;
     if (!webgl) {
       document.querySelector("#chart-surface").closest(".chart-card").querySelector(".sub").textContent =
         "this browser has no WebGL: showing the prediction as a map instead of in 3-D";
@@ -60,7 +60,16 @@
       const xs = data.xs, ys = data.ys, cfg = data.config;
       const hov = "x %{x:.2f}, y %{y:.2f}<br>";
       let traces;
-      if (webgl) {
+      if (webgl && !data.z_true) { // one's own points: the points, and the network's surface
+        const pts = data.train_points;
+        traces = [{ type: "scatter3d", mode: "markers", name: "training points", x: pts.map((p) => p[0]), y: pts.map((p) => p[1]),
+          z: pts.map((p) => p[2]), marker: { size: 2.5, color: "#334155" }, hovertemplate: hov + "z %{z:.3f}<extra></extra>" }];
+        if (pred) {
+          traces.push({ type: "surface", name: "network", x: xs, y: ys, z: pred, colorscale: SURFACE_SCALE,
+            cmin: zr[0], cmax: zr[1], opacity: 0.85, showscale: false, showlegend: true,
+            hovertemplate: hov + "network %{z:.3f}<extra></extra>" });
+        }
+      } else if (webgl) {
         const sx = (cfg.x_max - cfg.x_min) / 16, sy = (cfg.y_max - cfg.y_min) / 16;
         traces = [
           { type: "surface", name: "target", x: xs, y: ys, z: data.z_true, hidesurface: true, showscale: false, opacity: 1,
@@ -76,14 +85,30 @@
             hovertemplate: hov + "network %{z:.3f}<extra></extra>" });
         }
       } else {
-        traces = [{ type: "heatmap", x: xs, y: ys, z: pred || data.z_true, colorscale: SURFACE_SCALE, zmin: zr[0], zmax: zr[1],
+        traces = [{ type: "heatmap", x: xs, y: ys, z: pred || data.z_true || [[null]], colorscale: SURFACE_SCALE, zmin: zr[0], zmax: zr[1],
           zsmooth: "best", hovertemplate: hov + "%{z:.3f}<extra></extra>" }];
       }
       BP.react(surfEl, traces, surfLayout);
       if (pred) drawError();
     }
 
+    /** One's own points: the network's error at each training point shown (no target surface to compare). */
+    function drawPointError() {
+      const pts = data.train_points, zp = lastPoints || [];
+      const err = pts.map((p, i) => (BP.finite(zp[i]) ? zp[i] - p[2] : null));
+      const m = Math.max(1e-6, ...err.filter((v) => v !== null).map(Math.abs));
+      const mean = err.filter((v) => v !== null).reduce((a, v) => a + Math.abs(v), 0) / Math.max(1, err.filter((v) => v !== null).length);
+      const text = "At step " + BP.fmt.int(step) + " the network is off your points by " + BP.fmt.num(mean) + " on average, by " + BP.fmt.num(m) + " at most.";
+      BP.describe("chart-surface", "Prediction and your points: " + text);
+      BP.describe("chart-error", "Error at your points: " + text);
+      BP.react(errEl, [{ type: "scatter", mode: "markers", x: pts.map((p) => p[0]), y: pts.map((p) => p[1]), showlegend: false,
+        marker: { color: err, colorscale: ERROR_SCALE, cmid: 0, cmin: -m, cmax: m, size: 7, showscale: true,
+          colorbar: { thickness: 12, len: 0.8, y: 0, yanchor: "bottom", outlinewidth: 0, tickfont: { size: 11 }, title: { text: "error", side: "right" } } },
+        text: err.map((v) => (v === null ? "" : v.toFixed(3))), hovertemplate: "x %{x:.2f}, y %{y:.2f}<br>error %{text}<extra></extra>" }], errLayout);
+    }
+
     function drawError() {
+      if (!data.z_true) return drawPointError();
       const err = pred.map((row, i) => row.map((v, j) => (BP.finite(v) && BP.finite(data.z_true[i][j]) ? v - data.z_true[i][j] : null)));
       let m = 0;
       for (const row of err) for (const v of row) if (v !== null) m = Math.max(m, Math.abs(v));
@@ -108,7 +133,7 @@
       dataset(run, ev) {
         data = ev;
         pred = null;
-        const r = zRange(ev.z_true);
+        const r = zRange(ev.z_true || [ev.train_points.map((p) => p[2])]);
         zr = [r[0], r[1]];
         surfLayout.uirevision = ++rev;
         errLayout.uirevision = rev;
@@ -117,6 +142,7 @@
       },
       snapshot(run, ev) {
         pred = ev.z_pred;
+        lastPoints = ev.z_points || null;
         step = ev.step;
         BP.render.request("surface", drawSurface);
       },

@@ -51,9 +51,9 @@ def axe_violations(driver, impacts=("serious", "critical")):
 
 
 # --- axe-core -------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("path", ["/"] + PAGES)
+@pytest.mark.parametrize("path", ["/", "/runs"] + PAGES)
 def test_axe_finds_no_serious_violation_on_any_page(browser, live_server, path):
-    if path == "/":
+    if path in ("/", "/runs"):
         browser.get(live_server + "/")
     else:
         open_page(browser, live_server, path)

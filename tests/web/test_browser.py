@@ -185,7 +185,8 @@ def test_home_links_every_experiment(browser, live_server):
                         " return a.getAttribute('href'); })")
     assert cards == ["/function", "/surface", "/classification", "/mnist", "/compare"]
     nav = js(browser, "return Array.from(document.querySelectorAll('.nav a')).map(function (a) { return a.textContent; })")
-    assert nav == ["Home", "Lessons", "Backprop step by step", "1-D function", "2-D surface", "Classify", "MNIST", "Compare"]
+    assert nav == ["Home", "Lessons", "Backprop step by step", "1-D function", "2-D surface", "Classify", "MNIST", "Compare",
+                   "Runs"]
     screenshot(browser, "home")
     browser.get(live_server + "/watch/no-such-job")
     assert "No such job" in browser.find_element(By.TAG_NAME, "body").text

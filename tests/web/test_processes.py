@@ -295,3 +295,17 @@ def test_step_mode_xray_and_rewind_through_worker_processes(socket_client, manag
     manager.get(job_id).job.wait(20)  # its archive has come: it answers the X-ray now
     refused = a.call("xray", {"job_id": job_id})
     assert refused["ok"] is False and "no X-ray was recorded" in refused["message"]
+
+
+def test_ones_own_data_travels_to_the_worker_and_back(http, socket_client, manager):
+    """An upload named at Start trains in a worker process on exactly its points; the ended job's archive (sent
+    back from the worker) still shows them by their summary."""
+    text = "x1,x2,label\n" + "".join(f"{i % 7},{i // 7},{i % 2}\n" for i in range(40))
+    preview = http.post("/api/data?task=classification", data=text).get_json()["preview"]
+    client = socket_client(session=http)
+    job_id = start(client, {"task": "classification", "data": preview["digest"], "epochs": 2, "hidden": [4]})
+    ev = client.wait_event(job_id, "dataset")
+    assert sorted(map(tuple, ev["points"])) == sorted((float(i % 7), float(i // 7)) for i in range(40))
+    client.wait_state(job_id, "finished", timeout=60)
+    wait_until(lambda: manager.get(job_id).job.archive is not None, message="the archive")
+    assert manager.get(job_id).job.history()["runs"][0]["dataset"]["config"]["data"]["digest"] == preview["digest"]
