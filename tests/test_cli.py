@@ -358,7 +358,9 @@ def test_compare_evaluation_lines_name_their_variant(capsys):
 # under a temporary name by then), says so on stdout, and waits there for the test's SIGINT (in a loop of short
 # sleeps, not signal.pause(): a signal that arrives between the print and the pause would leave it waiting for good)
 PAUSE_BEFORE_RENAME = """
-import os, sys, time
+import os, signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C as in a terminal (a shell's background job, e.g.
+# a test run under nohup, starts its children with SIGINT ignored)
 real_replace = os.replace
 def replace(src, dst):
     if os.path.basename(dst) == sys.argv[1]:
