@@ -354,19 +354,17 @@ def test_compare_evaluation_lines_name_their_variant(capsys):
 
 
 # --- Ctrl-C while the files are being saved -------------------------------------------------------
-# the CLI in a subprocess whose os.replace stops before renaming the file named by argv[1] (its content is written
-# under a temporary name by then), says so on stdout, and waits there for the test's SIGINT (in a loop of short
-# sleeps, not signal.pause(): a signal that arrives between the print and the pause would leave it waiting for good)
-PAUSE_BEFORE_RENAME = """
-import os, signal, sys, time
-signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C as in a terminal (a shell's background job, e.g.
-# a test run under nohup, starts its children with SIGINT ignored)
+# the CLI in a subprocess whose os.replace, about to rename the file named by argv[1] (its content written under a
+# temporary name by then), prints that file's size and is interrupted there as Ctrl-C interrupts Python: by a
+# KeyboardInterrupt at that point (raised in place: a signal sent from outside may arrive anywhere, or not at all
+# in a process whose parent ignores SIGINT)
+INTERRUPT_BEFORE_RENAME = """
+import os, sys
 real_replace = os.replace
 def replace(src, dst):
     if os.path.basename(dst) == sys.argv[1]:
-        print("renaming", src, flush=True)
-        while True:
-            time.sleep(0.01)
+        print("renaming", src, os.path.getsize(src), flush=True)
+        raise KeyboardInterrupt
     real_replace(src, dst)
 os.replace = replace
 from bpnet.cli import main
@@ -375,17 +373,12 @@ sys.exit(main(sys.argv[2:]))
 
 
 def interrupt_while_saving(tmp_path, name, *flags):
-    proc = subprocess.Popen([sys.executable, "-c", PAUSE_BEFORE_RENAME, name, "train", *TINY_FLAGS, *flags],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        marker = next((line for line in proc.stdout if line.startswith("renaming")), None)
-        assert marker is not None, proc.communicate()[1]  # (the process ended without reaching the rename)
-        assert (tmp_path / marker.split()[1]).stat().st_size > 0  # the whole file is written, under its temporary name
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-    return proc.returncode, err
+    proc = subprocess.run([sys.executable, "-c", INTERRUPT_BEFORE_RENAME, name, "train", *TINY_FLAGS, *flags],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    marker = next((line for line in proc.stdout.splitlines() if line.startswith("renaming")), None)
+    assert marker is not None, proc.stderr  # (the process ended without reaching the rename)
+    assert int(marker.split()[2]) > 0  # the whole file was written, under its temporary name
+    return proc.returncode, proc.stderr
 
 
 def test_ctrl_c_while_saving_leaves_no_traceback_and_no_half_written_file(tmp_path):
