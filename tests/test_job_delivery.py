@@ -5,7 +5,7 @@ import numpy as np
 
 from bpnet.engine.job import TERMINAL, Job, JobError
 
-ENDLESS = {"task": "function", "formula": "sin(3*x)", "n_samples": 200, "hidden": [16], "batch_size": 8,
+ENDLESS = {"task": "function", "formula": "sin(3*x)", "n_samples": 2000, "hidden": [16], "batch_size": 8,
            "epochs": 5000}
 X = np.linspace(-1, 1, 5, dtype=np.float32).reshape(-1, 1)
 

@@ -143,7 +143,7 @@ def test_the_compare_pages_link_carries_its_comparison_and_base(browser, live_se
 def test_help_opens_on_demand_and_escape_closes_it(browser, live_server):
     open_page(browser, live_server, "/mnist")
     helps = browser.find_elements(By.CSS_SELECTOR, "details.chart-help")
-    assert len(helps) == 6 and not any(h.get_attribute("open") for h in helps)
+    assert len(helps) == 7 and not any(h.get_attribute("open") for h in helps)
     assert not any(p.is_displayed() for p in browser.find_elements(By.CSS_SELECTOR, ".help-panel"))
     confusion = browser.find_element(By.ID, "chart-confusion-title").find_element(By.XPATH, "ancestor::section[1]")
     summary = confusion.find_element(By.TAG_NAME, "summary")
