@@ -152,6 +152,37 @@ def test_dev_server_with_worker_processes_leaves_nothing_behind_on_sigterm(live_
             proc.kill()
 
 
+
+def test_worker_processes_end_with_the_web_process_even_when_it_is_killed(live_client):
+    """SIGKILL leaves the web process no clean-up (gunicorn's master does it to a worker past its graceful timeout):
+    the pool's workers and its queue manager notice their parent is gone and end, the running job's with them."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={**os.environ, "BPNET_WORKERS": "processes",
+                                                            "BPNET_LOG_LEVEL": "WARNING"})
+    children = []
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, proc)
+        a = live_client(url)
+        ack = a.call("start", {"config": long_config()})
+        assert ack["ok"], ack
+        a.wait_steps(ack["job_id"], 10, timeout=30)
+        children = descendants(proc.pid)
+        assert len(children) >= 3, children  # the pool's workers, its queue manager, the resource tracker
+        proc.kill()
+        proc.wait(10)
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [pid for pid in children if alive(pid)], "processes left behind by a killed web process"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for pid in children:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
 # --- Engine.IO requests that used to hang a thread for good ----------------------------------------------
 def raw_http(url, request, timeout=10.0):
     """Send raw bytes to the server; a connected socket (the answer is read later with read_answer)."""

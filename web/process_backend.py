@@ -18,12 +18,14 @@ import queue
 import socket
 import threading
 import time
+from multiprocessing.managers import SyncManager
 
 from bpnet import optim
 from bpnet.engine.heap import give_back
 from bpnet.engine.host import build_job, host_job
 
 from .backends import LocalBackend, RemoteJob, ServiceError
+from .lifeline import exit_with_parent
 
 __all__ = ["ProcessBackend", "run_in_worker"]
 
@@ -70,12 +72,14 @@ class _Batcher:
                 self.written.set()
 
 
-def _init_worker(level):
-    """Pool worker start-up: log like the web process (one line per job start and end), and give way to it.
+def _init_worker(level, parent):
+    """Pool worker start-up: log like the web process (one line per job start and end), give way to it, and
+    end with it (even if it is killed).
 
     Training is CPU-bound and there may be more jobs than cores: at a lower priority (nice 10) the workers
     share what the web process and the queue manager leave, so pages and event relaying stay prompt.
     """
+    exit_with_parent(parent)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s")
     try:
         os.nice(WORKER_NICENESS)
@@ -128,7 +132,7 @@ class ProcessBackend:
         ctx = multiprocessing.get_context("spawn")
         self._ctx, self._manager_down = ctx, None  # when the queue manager was found dead (None: it is alive)
         self._start_manager()
-        self._pool = ctx.Pool(workers, initializer=_init_worker, initargs=(logging.getLogger().level,))
+        self._pool = ctx.Pool(workers, initializer=_init_worker, initargs=(logging.getLogger().level, os.getpid()))
         self._jobs, self._procs, self._dead = {}, {}, set()
         self._probe, self.unjammed = None, 0  # (pending probe task, when sent); times a dead worker's lock was freed
         self._running = True
@@ -137,7 +141,8 @@ class ProcessBackend:
 
     def _start_manager(self):
         """The Manager process whose queues carry every message between this process and the workers."""
-        self._mp = self._ctx.Manager()
+        self._mp = SyncManager(ctx=self._ctx)
+        self._mp.start(exit_with_parent, (os.getpid(),))  # (ends with this process, even if it is killed)
         self._outbox = self._mp.Queue()
 
     def _check_manager(self):
