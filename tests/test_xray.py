@@ -47,12 +47,11 @@ def torch_module(layer):
 
 def torch_optimizer(config, modules, layers):
     params = [p for m in modules for p in m.parameters()]
-    name, lr, wd = config.get("optimizer", "adam"), layers["lr"], config.get("weight_decay", 0.0)
-    if name in ("sgd", "momentum"):
-        opt = torch.optim.SGD(params, lr, momentum=0.0 if name == "sgd" else config.get("momentum", 0.9),
-                              weight_decay=wd)
-    else:
-        opt = torch.optim.Adam(params, lr, weight_decay=wd)
+    cls = torch.optim.SGD if config.get("optimizer", "adam") in ("sgd", "momentum") else torch.optim.Adam
+    settings = dict(layers["optimizer_settings"])  # the X-ray's own account of its update (momentum, betas...)
+    if "betas" in settings:
+        settings["betas"] = tuple(settings["betas"])
+    opt = cls(params, layers["lr"], **settings)
     for m, layer in zip(modules, layers["layers"]):  # the optimiser's state before the step, from the X-ray
         for pname, p in m.named_parameters():
             before = layer["params"][pname]["state_before"]

@@ -15,6 +15,7 @@ import numpy as np
 from bpnet import nn
 from bpnet.engine.events import clean
 from bpnet.engine.trainer import Trainer
+from bpnet.engine.xray import optimizer_settings
 from bpnet.grad_mode import no_grad
 
 __all__ = ["CONFIGS", "make_xray"]
@@ -97,6 +98,7 @@ def make_xray(config, steps=3):
     for _ in range(steps - 1):
         next(run)
     before = {id(p): np.array(p.data) for p in model.parameters()}
+    state_before = {id(p): {k: np.array(v) for k, v in opt.state.get(p, {}).items()} for p in model.parameters()}
     seen, handles = _record(model, criterion)
     rec = next(run)
     for h in handles:
@@ -109,12 +111,14 @@ def make_xray(config, steps=3):
         params = {}
         for pname, p in m.named_parameters():
             state = dict(opt.state.get(p, {}))  # arrays, and scalars such as Adam's step count
-            params[pname] = {"before": before[id(p)], "grad": np.array(p.grad), "after": np.array(p.data), "state": state}
+            params[pname] = {"before": before[id(p)], "grad": np.array(p.grad), "after": np.array(p.data), "state": state,
+                             "state_before": state_before[id(p)]}
         if params:
             layer["params"] = params
         layers.append(layer)
     grid, units = _unit_values(trainer)
     return clean({"step": rec["step"], "lr": rec["lr"], "loss": rec["loss"], "optimizer": trainer.config["optimizer"],
+                  "optimizer_settings": optimizer_settings(opt),
                   "sample_count": len(seen["target"]), "x": layers[0]["input"], "y": seen["target"], "layers": layers,
                   "loss_fn": type(criterion).__name__, "reduction": criterion.reduction,
                   "units": {"grid": grid, "layers": units}, "summary": False})

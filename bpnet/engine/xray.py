@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import nn, no_grad
 
-__all__ = ["XRay", "SMALL", "is_small", "dists"]
+__all__ = ["XRay", "SMALL", "is_small", "dists", "optimizer_settings"]
 
 # small enough to draw: weight layers, units per layer, input features, samples in the batch
 SMALL = {"weight_layers": 6, "units": 32, "features": 8, "batch": 128}
@@ -53,6 +53,16 @@ def _copy(value):
 def _state(optimizer, p):
     """A copy of the optimiser's state for p (momentum_buffer; Adam's step, exp_avg, exp_avg_sq...)."""
     return {k: np.array(v, copy=True) if isinstance(v, np.ndarray) else v for k, v in optimizer.state[p].items()}
+
+
+SETTINGS = ("momentum", "dampening", "nesterov", "weight_decay", "decoupled_weight_decay", "betas", "eps", "amsgrad",
+            "alpha", "centered", "lr_decay", "maximize")
+
+
+def optimizer_settings(optimizer):
+    """The hyper-parameters of the optimiser's update besides lr (its first param group's, PyTorch's names)."""
+    group = optimizer.param_groups[0]
+    return {k: group[k] for k in SETTINGS if k in group}
 
 
 def percentiles(a):
@@ -213,7 +223,7 @@ class XRay:
             return None
         c = t.config
         out = {"step": rec["step"], "lr": rec["lr"], "loss": rec["loss"], "optimizer": c["optimizer"],
-               "loss_fn": type(t.task.criterion).__name__, "reduction": t.task.criterion.reduction,
+               "optimizer_settings": optimizer_settings(t.optimizer), "loss_fn": type(t.task.criterion).__name__, "reduction": t.task.criterion.reduction,
                "sample_count": len(rec["y"]), "summary": not self.small, "batch_norm": bool(c["batch_norm"])}
         if self.small:
             out.update(x=rec["x"], y=rec["y"], units=rec.get("units"),

@@ -118,22 +118,22 @@
       lines.push({ label: "", text: "(each δ carries the 1/N of the mean loss, N = " + net.n + ": this is the batch's average of " +
         src + " · dL_n/dz_" + u + ")" });
     }
-    lines.push(update(net, W, j, i, name, g));
+    lines.push(...update(net, W, j, i, name, g));
     return { title, lines, value: g };
   }
 
-  /** The optimiser's step on one weight: the SGD arithmetic when the update is exactly that, else before -> after. */
+  /** One scalar of a parameter's optimiser state (arrays indexed by `at`, counts such as Adam's step as they are). */
+  function stateAt(state, at) {
+    const out = {};
+    for (const [k, v] of Object.entries(state || {})) out[k] = Array.isArray(v) ? at(v) : v;
+    return out;
+  }
+
+  /** The optimiser's step on weight W[j][i], its textbook update with the numbers (update_rule.js). */
   function update(net, W, j, i, name, g) {
-    const before = W.before[j][i], after = W.after[j][i], step = before - net.lr * g;
-    const same = num(step) === num(after);
-    if (net.optimizer === "sgd" && same) {
-      return { label: "update", key: "after", value: after,
-        text: name + " after = before - lr · dL/dW = " + paren(before) + " - " + num(net.lr) + " * " + paren(g) + " = " + num(after) };
-    }
-    const parts = X.stateNames(W).map((k) => k + " = " + num(W.state[k][j][i]));
-    return { label: "update", key: "after", value: after,
-      text: name + ": " + num(before) + " -> " + num(after) + " (change " + num(after - before) + ", by " +
-        (net.optimizer || "the optimiser") + (parts.length ? ": " + parts.join(", ") : "") + ")" };
+    const at = (a) => a[j][i], state = stateAt(W.state, at);
+    return BP.updateRule(net, name, { before: W.before[j][i], grad: g, after: W.after[j][i], state,
+      stateBefore: stateAt(W.state_before, at), step: state.step });
   }
 
   /** The whole entry as text: a title line, then each line (labelled ones start a block). */

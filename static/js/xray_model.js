@@ -69,7 +69,7 @@
     }
     return {
       step: xr.step, lr: xr.lr, loss: xr.loss, n: xr.x.length, lossFn: xr.loss_fn || "", optimizer: xr.optimizer || "",
-      reduction: xr.reduction || "mean", x: xr.x, y: xr.y, inputs: xr.x[0].length, layers, pending: !!xr.pending,
+      settings: xr.optimizer_settings || null, reduction: xr.reduction || "mean", x: xr.x, y: xr.y, inputs: xr.x[0].length, layers, pending: !!xr.pending,
       hasGrad: layers.every((L) => Array.isArray(L.delta) && L.W && Array.isArray(L.W.grad)),
     };
   }

@@ -65,9 +65,21 @@ def chain_text(driver):
 
 
 def evaluate(arithmetic):
-    """The value of the chain rule's ASCII arithmetic, e.g. '(0.41 * (-0.12) + 0.2 * 0.33) * 0.83'."""
-    assert re.fullmatch(r"[-+*/(). 0-9e]+", arithmetic), arithmetic
-    return eval(arithmetic, {"__builtins__": {}})  # noqa: S307 - digits and operators only (checked above)
+    """The value of the chain rule's ASCII arithmetic, as a calculator reads it, e.g. '(0.41 * (-0.12) + 0.2) * 0.83'
+    or '0.5 - 0.01 * 0.3 / (sqrt(0.0004) + 1e-08)' ('^' is a power)."""
+    assert re.fullmatch(r"(?:sqrt|[-+*/(). 0-9e^])+", arithmetic), arithmetic
+    return eval(arithmetic.replace("^", "**"), {"__builtins__": {}, "sqrt": np.sqrt})  # noqa: S307 - checked above
+
+
+def update_lines(text):
+    """{name: (terms, result)} of the lines under the chain rule's 'update:' ('m = β1 · m_before + ... = 0.9 * 0.01
+    + 0.1 * (-0.3) = -0.021' gives m: ('0.9 * 0.01 + 0.1 * (-0.3)', '-0.021'))."""
+    block = text.split("\nupdate: ", 1)[1].splitlines()[1:]
+    out = {}
+    for line in block:
+        parts = line.strip().split(";  ")[0].split(" = ")
+        out[parts[0]] = (parts[-2], parts[-1].split(" ")[0])
+    return out
 
 
 # --- the numbers ------------------------------------------------------------------------------------------
@@ -131,9 +143,9 @@ def test_a_weights_chain_rule_and_tables_show_its_gradient_and_update(browser, l
     w = linears(xr)[1][0]["params"]["weight"]
     grad = re.search(r"^backward: dL/dW2\[1,4\] = .* = (" + NUMBER + ")$", text, re.M).group(1)
     assert close(grad, w["grad"][0][3])
-    update = re.search(r"^update: W2\[1,4\]: (" + NUMBER + ") -> (" + NUMBER + r") .*exp_avg = (" + NUMBER + ")", text, re.M)
+    update = re.search(r"^update: W2\[1,4\]: (" + NUMBER + ") -> (" + NUMBER + r") ", text, re.M)
     assert close(update.group(1), w["before"][0][3]) and close(update.group(2), w["after"][0][3])
-    assert close(update.group(3), w["state"]["exp_avg"][0][3])
+    assert close(update_lines(text)["m"][1], w["state"]["exp_avg"][0][3])
     # the tables of the unit picked (unit 2,1): every sample's delta, and its weights before / grad / after / m / v
     js(browser, "BP.xrayPanel.select({kind: 'unit', l: 2, j: 0})")
     rows = js(browser, "return Array.from(document.querySelectorAll('#xray-weight-table tbody tr')).map(function (r) {"
@@ -153,6 +165,24 @@ def test_a_weights_chain_rule_and_tables_show_its_gradient_and_update(browser, l
     for s, shown in enumerate(deltas[:-1]):
         assert close(shown, lin["grad_output"][s][0])
     assert close(deltas[-1], lin["params"]["bias"]["grad"][0], digits=3)  # the batch's sum is the bias gradient
+
+
+STATE_LINES = {"momentum_buffer": "buf", "exp_avg": "m", "exp_avg_sq": "v", "sum": "sum", "square_avg": "v"}
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"])
+def test_each_optimisers_update_is_written_out_and_typed_into_a_calculator_gives_the_networks_numbers(
+        browser, live_server, optimizer):
+    xr = make_xray({**CONFIGS["function"], "optimizer": optimizer, "weight_decay": 0.01}, steps=3)
+    show(browser, live_server, xr, task="function")
+    js(browser, "BP.xrayPanel.select({kind: 'weight', l: 2, j: 0, i: 3})")
+    lines, w = update_lines(chain_text(browser)), linears(xr)[1][0]["params"]["weight"]
+    expected = {"after": w["after"][0][3], **{STATE_LINES[k]: v[0][3] for k, v in w["state"].items() if k != "step"}}
+    assert set(expected) <= set(lines), lines
+    for name, value in expected.items():
+        terms, shown = lines[name]
+        assert close(shown, value), (name, shown, value)
+        assert abs(evaluate(terms) - value) <= 3e-3 * abs(value) + 1e-7, (name, terms, value)
 
 
 def test_with_batch_norm_a_unit_shows_its_activation_and_the_batch_norm_in_its_chain_rule(browser, live_server, xrays):
