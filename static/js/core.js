@@ -16,6 +16,7 @@
  *   run_controls.js  BP.RunControls (the live learning rate and the speed beside Start)
  *   elsewhere.js     BP.Elsewhere (a Start refused for a run going elsewhere: go to it, stop it)
  *   focus.js         BP.FocusKeeper (the keyboard focus stays on a control as buttons are disabled)
+ *   job_feed.js      BP.jobFeed (each run's progress record; a history replayed through the page's handlers)
  *   job_view.js      BP.JobView (Start / Pause / Stop, history + events in seq order)
  *   page.js          BP.views (a page's views register here), BP.page (mounts form, job and views)
  *   help.js          "What am I looking at?" on every chart and the settings' glossary, on demand

@@ -207,29 +207,10 @@
       }
       this.lastSeq = h.seq;
       this.kind = h.kind;
-      this.runs = h.runs.map((r) => ({
-        label: r.label, total: r.total_steps, step: r.step, spe: r.dataset.steps_per_epoch,
-        epochs: r.dataset.config.epochs, sps: null, eta: null, final: r.final, failure: r.failure, verdict: r.verdict,
-        warning: r.dataset.warning,
-      }));
+      this.runs = BP.jobFeed.runsOf(h);
       this.h.reset(h.runs.length, h);
       if (this.h.config && h.runs.length && (this.readOnly || this.state !== "starting")) this.h.config(h.runs[0].dataset.config, h);
-      h.runs.forEach((r, i) => {
-        this.h.dataset(i, Object.assign({ run: i }, r.dataset));
-        const s = r.steps;
-        if (s && s.step && s.step.length) this.h.steps(i, Object.assign({ run: i }, s), true);
-        for (const e of r.evals || []) this.h.eval(i, Object.assign({ run: i }, e));
-        for (const n of r.norms || []) this.h.norms(i, Object.assign({ run: i }, n));
-        for (const [step, lr] of r.lr_changes || []) this.h.lr && this.h.lr(i, { run: i, step, lr });
-        for (const d of r.dists || []) this.h.dists(i, Object.assign({ run: i }, d));
-        if (r.snapshot) this.h.snapshot(i, Object.assign({ run: i }, r.snapshot));
-        if (r.final) this.h.done(i, Object.assign({ run: i, verdict: r.verdict }, r.final));
-        else if (r.failure) this.h.done(i, { run: i, failed: r.failure, steps: r.step, verdict: r.verdict });
-      });
-      this.runs.forEach((r) => {
-        r.progress = r.total ? r.step / r.total : 0;
-        r.epoch = r.spe ? r.step / r.spe : null;
-      });
+      BP.jobFeed.replay(this.h, h);
       if (h.runs.length) {
         const lrs = h.runs[0].steps && h.runs[0].steps.lr;
         if (lrs && lrs.length) this.live.showLr(lrs[lrs.length - 1]);
@@ -264,30 +245,18 @@
           this._state(ev.state, ev.message, false);
           break;
         case "dataset":
-          this.runs[r] = Object.assign(this.runs[r] || {}, {
-            label: ev.label, total: ev.total_steps, step: 0, spe: ev.steps_per_epoch, epochs: ev.config.epochs,
-            progress: 0, warning: ev.warning,
-          });
+          BP.jobFeed.track(this.runs, ev);
           if (ev.warning && r === 0) this.setMessage("Training… but note: " + ev.warning, "warn");
           this.h.dataset(r, ev);
           this.updateDownloads(); // a job that began after its history: its runs are announced one by one
           break;
-        case "steps": {
-          const run = this.runs[r] || (this.runs[r] = {});
-          const n = ev.step.length;
-          if (n) {
-            run.step = ev.step[n - 1];
-            run.epoch = ev.epoch[n - 1];
-          }
-          run.sps = ev.samples_per_sec;
-          run.eta = ev.eta;
-          run.progress = ev.progress;
+        case "steps":
+          BP.jobFeed.track(this.runs, ev);
           if (r === 0) this.live.showLr(ev.lr);
           this.h.steps(r, ev, false);
           if (this.state === "paused") this._pausedMessage(); // the steps done before the pause came after it
           this.renderStatus();
           break;
-        }
         case "lr":
           this.live.showLr(ev.lr);
           if (this.h.lr) this.h.lr(r, ev);
@@ -295,16 +264,10 @@
         case "pace":
           this.live.showPace(ev.pace);
           break;
-        case "done": {
-          const run = this.runs[r] || (this.runs[r] = {});
-          if (ev.failed) run.failure = ev.failed;
-          else run.final = ev;
-          run.verdict = ev.verdict;
-          run.sps = null;
-          run.eta = 0;
+        case "done":
+          BP.jobFeed.track(this.runs, ev);
           this.h.done(r, ev);
           break;
-        }
         default:
           if (this.h[ev.type]) this.h[ev.type](r, ev);
       }
