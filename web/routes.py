@@ -101,7 +101,17 @@ def lesson(slug):
 
 @pages.get("/watch/<job_id>")
 def watch(job_id):
-    return _page(page_of(_entry(job_id).job), watch=job_id)
+    """A run, read-only and live, on its task's page; ?view=backprop on the step-by-step page (a class follows
+    the teacher's steps there, the X-ray open)."""
+    task, view = page_of(_entry(job_id).job), request.args.get("view", "")
+    if view not in ("", "backprop"):
+        abort(400, description=f"view must be 'backprop' (or left out for the run's own page); got {view[:40]!r}")
+    if view == "backprop" and task in STEP_TASKS:
+        session.setdefault("client_id", secrets.token_urlsafe(16))
+        return render_template("backprop.html", page="backprop", task=task, step_tasks=STEP_TASKS, pages=PAGES,
+                               schema=schema(), comparisons={}, watch=job_id, setup=None,
+                               max_model_bytes=MAX_MODEL_BYTES)
+    return _page(task, watch=job_id)
 
 
 def _entry(job_id):

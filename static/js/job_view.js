@@ -143,7 +143,7 @@
     _own(jobId, watchUrl) {
       if (this.jobId !== jobId) this._adopt(jobId);
       this.owner = true;
-      this.watchUrl = location.origin + watchUrl;
+      this.watchUrl = this._watchLink(watchUrl);
       sessionStorage.setItem(this.storageKey, jobId);
       sessionStorage.setItem(this.storageKey + ".link", location.search); // a reload of this link shows it again
       this.tools.updateShare(this.watchUrl);
@@ -187,9 +187,14 @@
         this.setMessage("Reconnected, but this session no longer owns the run: you can watch it, not control it.", "warn");
       }
       if (this.readOnly) this.watchUrl = location.href;
-      else if (!this.watchUrl) this.watchUrl = location.origin + "/watch/" + jobId;
+      else if (!this.watchUrl) this.watchUrl = this._watchLink("/watch/" + encodeURIComponent(jobId));
       this.tools.updateShare(this.watchUrl);
       this.updateControls();
+    }
+
+    /** The share link of a run: its watch page, the step-by-step one for a run stepped there. */
+    _watchLink(path) {
+      return location.origin + path + (BP.data.page === "backprop" ? "?view=backprop" : "");
     }
 
     _adopt(jobId) {

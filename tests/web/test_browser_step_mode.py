@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from selenium.webdriver.common.by import By
 
-from test_browser import clean_console_and_origin, enabled, fill, js, open_page, screenshot, until  # noqa: F401
+from test_browser import clean_console_and_origin, enabled, fill, js, open_page, screenshot, second_tab, until  # noqa: F401
 from test_browser_xray import NUMBER, chain_text, close, node_values
 
 
@@ -79,6 +79,28 @@ def test_step_three_times_and_the_page_shows_the_jobs_xray_then_rewind_repeats_i
     step_and_wait(browser, "btn-step", 1)
     assert xray_json(live_server, js(browser, "return BP.job.jobId"))["lr"] == 0.25
     assert "lr 0.25" in js(browser, "return document.getElementById('xray-summary').textContent")
+
+
+def test_a_class_follows_the_teachers_steps_on_the_step_by_step_page_through_its_share_link(browser, live_server):
+    open_page(browser, live_server, "/backprop?task=function")
+    browser.find_element(By.ID, "btn-start").click()
+    step_and_wait(browser, "btn-step", 1)
+    share = until(browser, lambda d: js(d, "return document.getElementById('share-url').value"), message="the share link")
+    assert share.endswith("?view=backprop"), share
+    with second_tab(browser) as teacher:
+        browser.get(share)
+        until(browser, lambda d: js(d, "return document.getElementById('xray-badge').textContent") == "step 1",
+              message="the watcher's X-ray of step 1")
+        assert js(browser, "return document.getElementById('controls').hidden")  # watching, not stepping
+        assert js(browser, "return document.getElementById('xray').open")
+        watcher = browser.current_window_handle
+        browser.switch_to.window(teacher)
+        step_and_wait(browser, "btn-step", 2)
+        browser.switch_to.window(watcher)
+        until(browser, lambda d: js(d, "return document.getElementById('xray-badge').textContent") == "step 2",
+              message="the watcher's X-ray of the teacher's next step")
+        assert close(shown_loss(browser), xray_json(live_server, js(browser, "return BP.job.jobId"))["loss"])
+        screenshot(browser, "backprop-watch")
 
 
 @pytest.mark.parametrize("path", ["/function", "/surface", "/classification", "/mnist"])

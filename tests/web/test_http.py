@@ -53,6 +53,13 @@ def test_watch_page_of_a_job(http, finished_job):
     assert finished_job.id.encode() in resp.data
 
 
+def test_a_watch_link_opens_the_step_by_step_page_on_request_and_names_a_wrong_view(http, finished_job):
+    resp = http.get(f"/watch/{finished_job.id}?view=backprop")
+    assert resp.status_code == 200 and b"Backprop step by step</h1>" in resp.data and finished_job.id.encode() in resp.data
+    resp = http.get(f"/watch/{finished_job.id}?view=xray")
+    assert resp.status_code == 400 and b"view must be &#39;backprop&#39;" in resp.data and b"Traceback" not in resp.data
+
+
 @pytest.mark.parametrize("path", ["/watch/no-such-job", "/no/such/page", "/function/extra", "/jobs"])
 def test_unknown_pages_are_404_pages_without_traceback(http, path, caplog):
     resp = http.get(path)
