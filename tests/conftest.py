@@ -99,6 +99,7 @@ def browser():
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_script_timeout(30)
+    driver.set_page_load_timeout(120)  # a page that never finishes loading fails its test (default: 300 s)
     yield driver
     driver.quit()
 
