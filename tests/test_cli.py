@@ -15,7 +15,7 @@ import pytest
 
 from bpnet.cli import main
 from bpnet.engine.config import FIELDS, TASKS, field_spec, validate_config
-from bpnet.engine.experiments import BASE, comparison_defaults
+from bpnet.engine.experiments import BASE, COMPARISONS, comparison_defaults
 from bpnet.engine.models import build_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -215,6 +215,20 @@ def test_fields_into_a_pipe_nobody_reads_exits_without_a_traceback():
     finally:
         os.close(write)
     assert proc.returncode == 0 and proc.stderr == ""
+
+
+def test_a_comparison_whose_reader_left_early_trains_on_and_saves_every_run(tmp_path):
+    read, write = os.pipe()
+    os.close(read)  # as `bpnet compare activation --save-history cmp.csv | head -1` is once head has exited
+    try:
+        proc = subprocess.run([sys.executable, "-m", "bpnet", "compare", "activation", "--epochs", "3",
+                               "--save-history", str(tmp_path / "cmp.csv")], stdout=write, stderr=subprocess.PIPE,
+                              text=True, timeout=300)
+    finally:
+        os.close(write)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+    runs = {row["run"] for row in csv.DictReader((tmp_path / "cmp.csv").read_text().splitlines())}
+    assert runs == {label for label, _ in COMPARISONS["activation"]["variants"]}
 
 
 def number(v):

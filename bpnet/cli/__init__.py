@@ -11,7 +11,6 @@ Exit codes: 0 finished, 1 failed, 2 bad settings or output paths (nothing traine
 """
 import argparse
 import json
-import os
 import signal
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from ..engine.config import TASKS, ConfigError, defaults, schema
 from ..engine.experiments import BASE, COMPARISONS, comparison_defaults, comparison_runs
 from ..engine.job import Job
 from .files import history_text, model_paths, output_problems, write_atomically
+from .pipe import reader_may_leave
 from .predict import add_predict_command, export_command, predict_command
 from .progress import Progress
 from .settings import add_config_flags, as_flags, config_from, fields_table
@@ -127,15 +127,17 @@ def _save(job, args):
 
 def main(argv=None):
     args = _parser().parse_args(argv)
+    with reader_may_leave():  # (`bpnet ... | head`: no traceback, and the run goes on to save its files)
+        return _command(args)
+
+
+def _command(args):
     if args.command in ("predict", "export"):
         command = predict_command if args.command == "predict" else export_command
         return command(args, lambda message: print(f"error: {message}", file=sys.stderr))
     if args.command == "fields":
-        try:
-            print(json.dumps(schema()[args.task] if args.task else schema(), indent=1) if args.json
-                  else fields_table(args.task), flush=True)
-        except BrokenPipeError:  # the reader left early (bpnet fields | head): no traceback
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(json.dumps(schema()[args.task] if args.task else schema(), indent=1) if args.json
+              else fields_table(args.task), flush=True)
         return 0
     try:
         labels = ([""] if args.command == "train" else [label for label, _ in COMPARISONS[args.name]["variants"]])
