@@ -13,6 +13,9 @@
     modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d", "zoomIn2d", "zoomOut2d", "hoverClosestCartesian",
       "hoverCompareCartesian", "toggleSpikelines"].concat(BP.CLOUD_BUTTONS),
     toImageButtonOptions: { format: "png", scale: 2 },
+    // WebGL charts (the 3-D surface) at the screen's own resolution, not Plotly's default of twice it: 4x fewer
+    // pixels to shade on a 1x screen, where software WebGL (no GPU) spent up to seconds per frame
+    plotGlPixelRatio: Math.min(2, window.devicePixelRatio || 1),
   };
   BP.overlayConfig = Object.assign({}, BP.plotConfig, { staticPlot: true }); // drawn on top, no interaction
 

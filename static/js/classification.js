@@ -55,7 +55,7 @@
       if (!data) return;
       const traces = [];
       if (grid) {
-        traces.push({ type: "heatmap", x: data.xs, y: data.ys, z: grid, zmin: 0, zmax: 1, colorscale: BG_SCALE, zsmooth: "best",
+        traces.push({ type: "heatmap", x: data.xs, y: data.ys, z: grid, zmin: 0, zmax: 1, colorscale: BG_SCALE, zsmooth: "fast",
           showscale: true, showlegend: false,
           colorbar: { thickness: 10, len: 0.75, y: 0, yanchor: "bottom", outlinewidth: 0, tickformat: ".0%", tickfont: { size: 10.5 }, title: { text: "P(orange)", side: "right", font: { size: 11 } } },
           hovertemplate: "(%{x:.2f}, %{y:.2f})<br>P(orange) %{z:.2f}<extra></extra>" });

@@ -57,34 +57,83 @@
     return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   };
 
-  // One redraw per animation frame at most, and never more than the machine can take: after a frame that
-  // took t ms of drawing, the next one waits about 1.5 t, so drawing uses at most ~40 % of the page's time and
-  // a slow or busy computer gets fewer, larger updates instead of a frozen page. Requests made meanwhile are
-  // merged (the latest fn per key wins), so no data is lost: the latest state is drawn.
+  // One redraw per animation frame at most, and never more than the machine can take: after a round of
+  // redraws that took t ms of drawing, the next round waits about 3 t, so drawing uses at most ~25 % of the
+  // page's time and a slow or busy computer gets fewer, larger updates instead of a frozen page. Requests made
+  // meanwhile are merged (the latest fn per key wins), so no data is lost: the latest state is drawn. A round's
+  // charts are drawn one after another in frames of their own once SLICE ms are used, so that clicks, keys and
+  // the socket's messages get through between two charts instead of waiting for all of them.
+  // Each key's redraws are also kept `spacing` (default 3) times its own last cost apart: a costly chart is drawn
+  // less often while the cheap ones keep their pace. {settle: true}: the cost counts until the next frame has
+  // been drawn (a WebGL chart, such as the 3-D surface, does its drawing in the frame after its redraw).
   BP.render = (function () {
-    const jobs = new Map();
-    let scheduled = false, cost = 0, notBefore = 0;
+    const SLICE = 30, SPACING = 3, BACKOFF = 3;
+    const jobs = new Map(), later = new Map();
+    let round = null, scheduled = false, cost = 0, spent = 0, notBefore = 0;
+    function schedule() {
+      if (scheduled) return;
+      scheduled = true;
+      const wait = notBefore - performance.now();
+      if (wait > 0) setTimeout(() => requestAnimationFrame(run), wait);
+      else requestAnimationFrame(run);
+    }
     function run() {
-      const now = performance.now();
-      if (now < notBefore) {
-        setTimeout(() => requestAnimationFrame(run), notBefore - now);
+      scheduled = false;
+      if (!round) {
+        round = new Map(jobs);
+        jobs.clear();
+        spent = 0;
+      }
+      const start = performance.now();
+      for (const [key, fn] of round) {
+        if (performance.now() - start > SLICE) break; // the rest in the next frame
+        round.delete(key);
+        const t = performance.now();
+        fn();
+        const pace = later.get(key);
+        pace.last = performance.now() - t;
+        if (pace.settle) requestAnimationFrame(() => setTimeout(() => (pace.last = performance.now() - t), 0));
+      }
+      spent += performance.now() - start;
+      if (round.size) {
+        scheduled = true;
+        requestAnimationFrame(run);
         return;
       }
-      scheduled = false;
-      const list = Array.from(jobs.values());
-      jobs.clear();
-      for (const fn of list) fn();
-      const t = performance.now() - now;
-      cost = 0.6 * cost + 0.4 * t;
-      notBefore = performance.now() + 1.5 * cost;
+      round = null;
+      cost = 0.6 * cost + 0.4 * spent;
+      notBefore = performance.now() + BACKOFF * cost;
+      if (jobs.size) schedule();
+    }
+    function paced(key, fn, opts) {
+      let pace = later.get(key);
+      if (!pace) later.set(key, (pace = { last: 0, at: 0, timer: null, fn: null }));
+      const spacing = (opts && opts.spacing) || SPACING;
+      pace.settle = !!(opts && opts.settle);
+      pace.fn = fn;
+      if (pace.timer) return true; // already waiting: the latest fn is drawn when it is due
+      const due = pace.at + spacing * pace.last - performance.now();
+      if (due <= 0) return false;
+      pace.timer = setTimeout(() => {
+        pace.timer = null;
+        enqueue(key, pace.fn);
+      }, due);
+      return true;
+    }
+    function enqueue(key, fn) {
+      const pace = later.get(key);
+      const wrapped = pace ? () => { pace.at = performance.now(); fn(); } : fn;
+      if (round && round.has(key)) round.set(key, wrapped);
+      else {
+        jobs.set(key, wrapped);
+        schedule();
+      }
     }
     return {
-      request(key, fn) {
-        jobs.set(key, fn);
-        if (!scheduled) {
-          scheduled = true;
-          requestAnimationFrame(run);
-        }
+      request(key, fn, opts) {
+        const queued = jobs.has(key) || (round && round.has(key)); // (then its fn is replaced in place)
+        if (!queued && paced(key, fn, opts)) return;
+        enqueue(key, fn);
       },
     };
   })();

@@ -7,6 +7,7 @@
 (function () {
   "use strict";
   const $ = BP.$, num = BP.xray.num;
+  const MAX_DRAWN = 200, MAX_MARKED = 40; // samples drawn at most; with markers up to MAX_MARKED
   const KINDS = { grad: "gradients", weight: "weights", activation: "activations" };
 
   BP.views.register("distributions", () => {
@@ -26,10 +27,12 @@
     function draw() {
       if (!samples.length) return;
       const names = samples[samples.length - 1].layers.map((l) => l.name);
+      // at most MAX_DRAWN samples are drawn, evenly spread, the latest always (every one is kept)
+      const shown = BP.thin(samples.slice(0, -1), MAX_DRAWN - 1).concat(samples.slice(-1));
       const traces = names.map((name, i) => ({
-        type: "scatter", mode: "lines+markers", name: BP.layerName(name), line: { color: BP.layerColor(i, names.length), width: 2.5 },
-        x: samples.map((s) => s.step),
-        y: samples.map((s) => { const l = s.layers.find((m) => m.name === name); return l ? spread(l[kind]) : null; }),
+        type: "scatter", mode: shown.length > MAX_MARKED ? "lines" : "lines+markers", name: BP.layerName(name), line: { color: BP.layerColor(i, names.length), width: 2.5 },
+        x: shown.map((s) => s.step),
+        y: shown.map((s) => { const l = s.layers.find((m) => m.name === name); return l ? spread(l[kind]) : null; }),
         hovertemplate: BP.layerName(name) + ": 5-95 % spread %{y:.3g} at step %{x}<extra></extra>",
       }));
       BP.react(el, traces, BP.layout({ xaxis: { title: { text: "step" } },

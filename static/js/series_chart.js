@@ -14,7 +14,7 @@
       this.id = id;
       this.el = document.getElementById(id);
       this.layout = BP.layout(opts.layout);
-      this.maxPoints = opts.maxPoints || 1200;
+      this.maxPoints = opts.maxPoints || 600; // per curve drawn (about a point per pixel of a chart's width)
       this.smoothing = 0;
       this.series = [];
       this.stride = 1;

@@ -6,6 +6,28 @@
   const ERROR_SCALE = [[0, "#b91c1c"], [0.25, "#f87171"], [0.5, "#ffffff"], [0.75, "#60a5fa"], [1, "#1d4ed8"]];
   const axis3 = (t) => ({ title: { text: t }, backgroundcolor: "#f8fafc", gridcolor: "#e2e8f0", showbackground: true, zerolinecolor: "#cbd5e1" });
 
+  // The 3-D view costs hundreds of ms per redraw with software WebGL: it is drawn on at most MAX_SIDE x MAX_SIDE
+  // of the grid's points (the network's own values at those points, corners kept; the error map keeps every
+  // point) and its redraws are kept SPACING times their own cost apart, the WebGL frame after each included (at
+  // most ~1/SPACING of the page's time; a surface still moves several times a second on a computer with a GPU).
+  const MAX_SIDE = 24, SPACING = 6;
+  const draw3d = (fn) => BP.render.request("surface", fn, { spacing: SPACING, settle: true });
+
+  /** Indices of at most `limit` evenly spread items of 0..n-1, first and last included. */
+  function picks(n, limit) {
+    if (n <= limit) return null;
+    const out = [];
+    for (let i = 0; i < limit; i++) out.push(Math.round((i * (n - 1)) / (limit - 1)));
+    return out;
+  }
+  /** The grid (xs, ys, z rows) at the picked points; unchanged when small enough. */
+  function coarse(xs, ys, z) {
+    const pi = picks(ys.length, MAX_SIDE), pj = picks(xs.length, MAX_SIDE);
+    if (!pi && !pj) return { x: xs, y: ys, z };
+    const rows = pi || ys.map((_, i) => i), cols = pj || xs.map((_, j) => j);
+    return { x: cols.map((j) => xs[j]), y: rows.map((i) => ys[i]), z: rows.map((i) => cols.map((j) => z[i][j])) };
+  }
+
   function zRange(z) {
     let lo = Infinity, hi = -Infinity;
     for (const row of z) for (const v of row) if (BP.finite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
@@ -35,7 +57,7 @@
       if (!dragging) return;
       dragging = false;
       keepCamera();
-      if (dirty) BP.render.request("surface", drawSurface);
+      if (dirty) draw3d(drawSurface);
     });
     function keepCamera() {
       const scene = surfEl._fullLayout && surfEl._fullLayout.scene && surfEl._fullLayout.scene._scene;
@@ -65,31 +87,30 @@
         traces = [{ type: "scatter3d", mode: "markers", name: "training points", x: pts.map((p) => p[0]), y: pts.map((p) => p[1]),
           z: pts.map((p) => p[2]), marker: { size: 2.5, color: "#334155" }, hovertemplate: hov + "z %{z:.3f}<extra></extra>" }];
         if (pred) {
-          traces.push({ type: "surface", name: "network", x: xs, y: ys, z: pred, colorscale: SURFACE_SCALE,
+          traces.push({ type: "surface", name: "network", ...coarse(xs, ys, pred), colorscale: SURFACE_SCALE,
             cmin: zr[0], cmax: zr[1], opacity: 0.85, showscale: false, showlegend: true,
             hovertemplate: hov + "network %{z:.3f}<extra></extra>" });
         }
       } else if (webgl) {
         const sx = (cfg.x_max - cfg.x_min) / 16, sy = (cfg.y_max - cfg.y_min) / 16;
         traces = [
-          { type: "surface", name: "target", x: xs, y: ys, z: data.z_true, hidesurface: true, showscale: false, opacity: 1,
+          { type: "surface", name: "target", ...coarse(xs, ys, data.z_true), hidesurface: true, showscale: false, opacity: 1,
             contours: {
               x: { show: true, start: cfg.x_min, end: cfg.x_max, size: sx, color: "#64748b", width: 1 },
               y: { show: true, start: cfg.y_min, end: cfg.y_max, size: sy, color: "#64748b", width: 1 },
             }, hoverinfo: "skip", showlegend: true },
         ];
         if (pred) {
-          traces.push({ type: "surface", name: "network", x: xs, y: ys, z: pred, colorscale: SURFACE_SCALE,
+          traces.push({ type: "surface", name: "network", ...coarse(xs, ys, pred), colorscale: SURFACE_SCALE,
             cmin: zr[0], cmax: zr[1], opacity: 0.93, showscale: false, showlegend: true,
             lighting: { ambient: 0.75, diffuse: 0.6, specular: 0.08, roughness: 0.9 },
             hovertemplate: hov + "network %{z:.3f}<extra></extra>" });
         }
       } else {
         traces = [{ type: "heatmap", x: xs, y: ys, z: pred || data.z_true || [[null]], colorscale: SURFACE_SCALE, zmin: zr[0], zmax: zr[1],
-          zsmooth: "best", hovertemplate: hov + "%{z:.3f}<extra></extra>" }];
+          zsmooth: "fast", hovertemplate: hov + "%{z:.3f}<extra></extra>" }];
       }
       BP.react(surfEl, traces, surfLayout);
-      if (pred) drawError();
     }
 
     /** One's own points: the network's error at each training point shown (no target surface to compare). */
@@ -119,7 +140,7 @@
       BP.describe("chart-surface", "Prediction and target: " + text);
       BP.describe("chart-error", "Error map: " + text);
       BP.react(errEl, [{
-        type: "heatmap", x: data.xs, y: data.ys, z: err, colorscale: ERROR_SCALE, zmid: 0, zmin: -m, zmax: m, zsmooth: "best",
+        type: "heatmap", x: data.xs, y: data.ys, z: err, colorscale: ERROR_SCALE, zmid: 0, zmin: -m, zmax: m, zsmooth: "fast",
         colorbar: { thickness: 12, len: 0.8, y: 0, yanchor: "bottom", outlinewidth: 0, tickfont: { size: 11 }, title: { text: "error", side: "right" } },
         hovertemplate: "x %{x:.2f}, y %{y:.2f}<br>error %{z:.3f}<extra></extra>",
       }], errLayout);
@@ -138,13 +159,14 @@
         surfLayout.uirevision = ++rev;
         errLayout.uirevision = rev;
         surfLayout.scene.zaxis = BP.merge(surfLayout.scene.zaxis, { range: zr, autorange: false });
-        BP.render.request("surface", drawSurface);
+        draw3d(drawSurface);
       },
       snapshot(run, ev) {
         pred = ev.z_pred;
         lastPoints = ev.z_points || null;
         step = ev.step;
-        BP.render.request("surface", drawSurface);
+        draw3d(drawSurface);
+        BP.render.request("surface-error", () => data && pred && drawError());
       },
     };
   });
