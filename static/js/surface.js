@@ -6,26 +6,24 @@
   const ERROR_SCALE = [[0, "#b91c1c"], [0.25, "#f87171"], [0.5, "#ffffff"], [0.75, "#60a5fa"], [1, "#1d4ed8"]];
   const axis3 = (t) => ({ title: { text: t }, backgroundcolor: "#f8fafc", gridcolor: "#e2e8f0", showbackground: true, zerolinecolor: "#cbd5e1" });
 
-  // The 3-D view costs hundreds of ms per redraw with software WebGL: it is drawn on at most MAX_SIDE x MAX_SIDE
-  // of the grid's points (the network's own values at those points, corners kept; the error map keeps every
-  // point) and its redraws are kept SPACING times their own cost apart, the WebGL frame after each included (at
-  // most ~1/SPACING of the page's time; a surface still moves several times a second on a computer with a GPU).
-  const MAX_SIDE = 24, SPACING = 6;
+  // The 3-D view costs hundreds of ms per redraw with software WebGL: its redraws are kept SPACING times their
+  // own cost apart, the WebGL frame after each included (at most ~1/SPACING of the page's time; on a computer
+  // with a GPU the surface still moves several times a second), and the grid is drawn as it is (asIs).
+  const SPACING = 6;
   const draw3d = (fn) => BP.render.request("surface", fn, { spacing: SPACING, settle: true });
 
-  /** Indices of at most `limit` evenly spread items of 0..n-1, first and last included. */
-  function picks(n, limit) {
-    if (n <= limit) return null;
-    const out = [];
-    for (let i = 0; i < limit; i++) out.push(Math.round((i * (n - 1)) / (limit - 1)));
-    return out;
-  }
-  /** The grid (xs, ys, z rows) at the picked points; unchanged when small enough. */
-  function coarse(xs, ys, z) {
-    const pi = picks(ys.length, MAX_SIDE), pj = picks(xs.length, MAX_SIDE);
-    if (!pi && !pj) return { x: xs, y: ys, z };
-    const rows = pi || ys.map((_, i) => i), cols = pj || xs.map((_, j) => j);
-    return { x: cols.map((j) => xs[j]), y: rows.map((i) => ys[i]), z: rows.map((i) => cols.map((j) => z[i][j])) };
+  /** Plotly (7.1) interpolates a surface of n points a side to ~120-240 a side before drawing it, for smoother
+   *  shading and contours: 15,000-60,000 vertices instead of the grid's 1,600, most of each frame's cost in
+   *  software WebGL. Each surface of the chart is redrawn from its own grid points instead (a private flag of
+   *  the pinned Plotly, read only if present; its hover then maps back with a scale of 1). */
+  function asIs(el) {
+    const scene = el._fullLayout && el._fullLayout.scene && el._fullLayout.scene._scene;
+    for (const t of Object.values((scene && scene.traces) || {})) {
+      if (t.refineData !== true || typeof t.update !== "function" || !t.data) continue;
+      t.refineData = false;
+      t.dataScaleX = t.dataScaleY = 1;
+      t.update(t.data);
+    }
   }
 
   function zRange(z) {
@@ -87,21 +85,21 @@
         traces = [{ type: "scatter3d", mode: "markers", name: "training points", x: pts.map((p) => p[0]), y: pts.map((p) => p[1]),
           z: pts.map((p) => p[2]), marker: { size: 2.5, color: "#334155" }, hovertemplate: hov + "z %{z:.3f}<extra></extra>" }];
         if (pred) {
-          traces.push({ type: "surface", name: "network", ...coarse(xs, ys, pred), colorscale: SURFACE_SCALE,
+          traces.push({ type: "surface", name: "network", x: xs, y: ys, z: pred, colorscale: SURFACE_SCALE,
             cmin: zr[0], cmax: zr[1], opacity: 0.85, showscale: false, showlegend: true,
             hovertemplate: hov + "network %{z:.3f}<extra></extra>" });
         }
       } else if (webgl) {
         const sx = (cfg.x_max - cfg.x_min) / 16, sy = (cfg.y_max - cfg.y_min) / 16;
         traces = [
-          { type: "surface", name: "target", ...coarse(xs, ys, data.z_true), hidesurface: true, showscale: false, opacity: 1,
+          { type: "surface", name: "target", x: xs, y: ys, z: data.z_true, hidesurface: true, showscale: false, opacity: 1,
             contours: {
               x: { show: true, start: cfg.x_min, end: cfg.x_max, size: sx, color: "#64748b", width: 1 },
               y: { show: true, start: cfg.y_min, end: cfg.y_max, size: sy, color: "#64748b", width: 1 },
             }, hoverinfo: "skip", showlegend: true },
         ];
         if (pred) {
-          traces.push({ type: "surface", name: "network", ...coarse(xs, ys, pred), colorscale: SURFACE_SCALE,
+          traces.push({ type: "surface", name: "network", x: xs, y: ys, z: pred, colorscale: SURFACE_SCALE,
             cmin: zr[0], cmax: zr[1], opacity: 0.93, showscale: false, showlegend: true,
             lighting: { ambient: 0.75, diffuse: 0.6, specular: 0.08, roughness: 0.9 },
             hovertemplate: hov + "network %{z:.3f}<extra></extra>" });
@@ -111,6 +109,7 @@
           zsmooth: "fast", hovertemplate: hov + "%{z:.3f}<extra></extra>" }];
       }
       BP.react(surfEl, traces, surfLayout);
+      if (webgl) asIs(surfEl);
     }
 
     /** One's own points: the network's error at each training point shown (no target surface to compare). */
