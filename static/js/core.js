@@ -135,6 +135,24 @@
         if (!queued && paced(key, fn, opts)) return;
         enqueue(key, fn);
       },
+      /** Draw every pending redraw now, unpaced: a run that pauses or ends shows its last step at once. */
+      flush() {
+        const pending = new Map(round || []);
+        for (const [key, fn] of jobs) pending.set(key, fn);
+        for (const [key, pace] of later) {
+          if (!pace.timer) continue;
+          clearTimeout(pace.timer);
+          pace.timer = null;
+          pending.set(key, pace.fn);
+        }
+        round = null;
+        jobs.clear();
+        for (const [key, fn] of pending) {
+          const pace = later.get(key);
+          if (pace) pace.at = performance.now();
+          fn();
+        }
+      },
     };
   })();
 

@@ -286,6 +286,7 @@
       if (this.line && this.line.waiting && !ACTIVE.includes(state)) return this.line.show(); // an earlier run's end
       this.state = state;
       if (this.h.state) this.h.state(state, message, fromHistory);
+      if (state !== "running") BP.render.flush(); // paused or ended: the charts show the last step now
       this.status.say(state, message, { runs: this.runs, readOnly: this.readOnly, fromHistory, kind: this.kind });
       this.updateControls();
       this.renderStatus();
