@@ -135,6 +135,7 @@ class ProcessBackend:
         self._pool = ctx.Pool(workers, initializer=_init_worker, initargs=(logging.getLogger().level, os.getpid()))
         self._jobs, self._procs, self._dead = {}, {}, set()
         self._probe, self.unjammed = None, 0  # (pending probe task, when sent); times a dead worker's lock was freed
+        self._may_unjam = False  # a worker has died since the lock was last released
         self._running = True
         spawn(self._route)
         spawn(self._watch)
@@ -242,16 +243,18 @@ class ProcessBackend:
                     self._probe = (self._pool.apply_async(os.getpid), time.monotonic())
                 except ValueError:  # the pool is shutting down
                     return
+                self._may_unjam = True  # (only a death can leave the lock held: one release per death at most)
         if self._probe is None:
             return
         probe, sent = self._probe
         free = sum(p.is_alive() for p in list(self._pool._pool)) - sum(1 for j in live if j.host)
         if probe.ready():
             self._probe = None
-        elif free > 0 and time.monotonic() - sent > PROBE_PATIENCE and self._release_task_lock():
+        elif self._may_unjam and free > 0 and time.monotonic() - sent > PROBE_PATIENCE and self._release_task_lock():
             log.warning("the pool took no task for %d s: a dead worker held its task queue's lock; released it",
                         PROBE_PATIENCE)
             self.unjammed += 1
+            self._may_unjam = False  # a worker slow to read the task now holds it: releasing again would break it
             self._probe = (probe, time.monotonic())
 
     def _release_task_lock(self, check_unread=True):
