@@ -4,6 +4,7 @@ The command is the Dockerfile's CMD (gunicorn, one worker of 100 threads) with o
 free local port; the environment is the Dockerfile's ENV (BPNET_WORKERS=processes, OPENBLAS_NUM_THREADS=1, ...);
 its HEALTHCHECK command is run as written, with the port changed.
 """
+import contextlib
 import json
 import os
 import re
@@ -125,37 +126,11 @@ def test_dockerfile_command_serves_streams_and_shuts_down_within_seconds(product
     assert not any("new worker" in e["message"] for e in states), states
 
 
-def test_dev_server_with_worker_processes_leaves_nothing_behind_on_sigterm(live_client):
-    """`python app.py` with BPNET_WORKERS=processes: SIGTERM stops its job and ends the pool and queue manager."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env={**os.environ, "BPNET_WORKERS": "processes",
-                                                            "BPNET_LOG_LEVEL": "WARNING"})
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_healthy(url, proc)
-        a = live_client(url)
-        ack = a.call("start", {"config": long_config()})
-        assert ack["ok"], ack
-        a.wait_steps(ack["job_id"], 10, timeout=30)
-        children = descendants(proc.pid)
-        assert len(children) >= 3, children  # the pool's workers, its queue manager, the resource tracker
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(10) == 0
-        deadline = time.monotonic() + 10
-        while any(alive(pid) for pid in children) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not [pid for pid in children if alive(pid)], "processes left behind"
-        assert any(e["state"] == "stopped" for e in a.events(ack["job_id"], "state"))
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-
-
-
-def test_worker_processes_end_with_the_web_process_even_when_it_is_killed(live_client):
-    """SIGKILL leaves the web process no clean-up (gunicorn's master does it to a worker past its graceful timeout):
-    the pool's workers and its queue manager notice their parent is gone and end, the running job's with them."""
+@contextlib.contextmanager
+def dev_server_training(live_client):
+    """`python app.py` with BPNET_WORKERS=processes, a long job training in its pool: yields (server process, the
+    job's watching client, job id, the server's child processes: the pool's workers, its queue manager, the
+    resource tracker). Whatever is left is killed afterwards."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env={**os.environ, "BPNET_WORKERS": "processes",
@@ -169,19 +144,41 @@ def test_worker_processes_end_with_the_web_process_even_when_it_is_killed(live_c
         assert ack["ok"], ack
         a.wait_steps(ack["job_id"], 10, timeout=30)
         children = descendants(proc.pid)
-        assert len(children) >= 3, children  # the pool's workers, its queue manager, the resource tracker
-        proc.kill()
-        proc.wait(10)
-        deadline = time.monotonic() + 10
-        while any(alive(pid) for pid in children) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not [pid for pid in children if alive(pid)], "processes left behind by a killed web process"
+        assert len(children) >= 3, children
+        yield proc, a, ack["job_id"], children
     finally:
         if proc.poll() is None:
             proc.kill()
         for pid in children:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def left_behind(children, within=10):
+    """The children still alive `within` s from now (at once if none is)."""
+    deadline = time.monotonic() + within
+    while any(alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [pid for pid in children if alive(pid)]
+
+
+def test_dev_server_with_worker_processes_leaves_nothing_behind_on_sigterm(live_client):
+    """`python app.py` with BPNET_WORKERS=processes: SIGTERM stops its job and ends the pool and queue manager."""
+    with dev_server_training(live_client) as (proc, a, job_id, children):
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+        assert not left_behind(children), "processes left behind"
+        assert any(e["state"] == "stopped" for e in a.events(job_id, "state"))
+
+
+def test_worker_processes_end_with_the_web_process_even_when_it_is_killed(live_client):
+    """SIGKILL leaves the web process no clean-up (gunicorn's master does it to a worker past its graceful timeout):
+    the pool's workers and its queue manager notice their parent is gone and end, the running job's with them."""
+    with dev_server_training(live_client) as (proc, _, _, children):
+        proc.kill()
+        proc.wait(10)
+        assert not left_behind(children), "processes left behind by a killed web process"
+
 
 # --- Engine.IO requests that used to hang a thread for good ----------------------------------------------
 def raw_http(url, request, timeout=10.0):
