@@ -5,10 +5,12 @@ import pytest
 
 from bpnet.engine.config import ConfigError, field_spec
 from bpnet.engine.job import Job, JobError
-from bpnet.engine.recorder import NORM_SAMPLES, norm_interval
+from bpnet.engine.recorder import BIG_NETWORK, BIG_NORM_EVERY, NORM_SAMPLES, norm_interval
+from bpnet.engine.xray_schedule import BIG_DISTS_EVERY
 
 TINY = {"task": "function", "formula": "sin(2*x)", "n_samples": 60, "hidden": [8], "batch_size": 16, "seed": 1}
 MEDIUM = {"task": "function", "formula": "sin(3*x)", "n_samples": 200, "hidden": [16], "batch_size": 8, "epochs": 100}
+BIG = {"task": "function", "formula": "sin(x)", "n_samples": 200, "hidden": [400, 250], "batch_size": 8, "epochs": 2}
 
 
 class Events(list):
@@ -111,3 +113,15 @@ def test_norms_are_sampled_by_steps_whatever_the_reporting_clock(started, report
     assert steps == (list(range(1, 501)) + list(range(502, 1001, 2)) + list(range(1004, 2001, 4)))
     # the history (a late watcher's, the download's) keeps the even spacing of the end: every 4th step
     assert [n["step"] for n in job.history()["runs"][0]["norms"]] == [1] + list(range(4, 2001, 4))
+
+
+def test_a_big_network_samples_its_norms_and_distributions_less_often(started):
+    """Each sample reads every weight and gradient: a big network's cost a share of its step (the 5 % budget)."""
+    job, events = started(BIG)
+    assert job.wait(60) and job.state == "finished", job.message
+    assert sum(p.data.size for p in job.trainers[0].net.parameters()) > BIG_NETWORK
+    steps = [e["step"] for e in events.of("norms")]
+    assert steps == [1] + list(range(BIG_NORM_EVERY, 41, BIG_NORM_EVERY)) and steps[-1] == job.trainers[0].total_steps
+    assert [e["step"] for e in events.of("dists")] == [BIG_DISTS_EVERY, 2 * BIG_DISTS_EVERY]
+    assert [n["step"] for n in job.history()["runs"][0]["norms"]] == steps  # the history keeps the same grid
+

@@ -71,11 +71,12 @@ def percentiles(a):
     a = np.asarray(a).ravel()
     if a.size > SAMPLED:
         a = a[::a.size // SAMPLED]
-    a = np.sort(a.astype(np.float64))  # np.percentile's 'linear' rule, without its overhead (~1 ms a call)
-    pos = np.asarray(PERCENTILES) / 100 * (a.size - 1)
+    a = np.sort(a)  # np.percentile's 'linear' rule, without its overhead (~1 ms a call); sorted in its own
+    pos = np.asarray(PERCENTILES) / 100 * (a.size - 1)  # dtype (half the time of float64's), mixed in float64
     lo = np.floor(pos).astype(np.int64)
     hi = np.minimum(lo + 1, a.size - 1)
-    return a[lo] + (pos - lo) * (a[hi] - a[lo])
+    a_lo, a_hi = a[lo].astype(np.float64), a[hi].astype(np.float64)
+    return a_lo + (pos - lo) * (a_hi - a_lo)
 
 
 def _summary(a):
