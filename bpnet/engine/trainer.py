@@ -82,7 +82,12 @@ class Trainer:
         # the model as the trainer runs it: the same layers, with a stop check between each two, so a stop takes
         # effect within a layer's time, not a step's (a large step takes seconds); self.model stays as built
         self.stop_requested = False
-        self.net = nn.Sequential(*[m for layer in self.model for m in (_StopCheck(self), layer)][1:])
+        layers, net = list(self.model), []
+        for i, layer in enumerate(layers):
+            if i and not (type(layers[i - 1]) is nn.ReLU and isinstance(layer, nn.MaxPool2d)):  # (a pair Sequential
+                net.append(_StopCheck(self))                                                  # runs as one pass)
+            net.append(layer)
+        self.net = nn.Sequential(*net)
 
     def check(self):
         """Raise Interrupted if a stop was asked (between two layers of a step or an evaluation)."""

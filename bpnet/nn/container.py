@@ -2,7 +2,9 @@
 import operator
 from collections import OrderedDict
 
+from .activation import ReLU
 from .module import Module
+from .pooling import MaxPool2d
 
 __all__ = ["Sequential", "ModuleList"]
 
@@ -81,12 +83,26 @@ class Sequential(_IndexedModules):
         return Sequential(OrderedDict(items))
 
     def forward(self, x):
-        for m in self._modules.values():
-            x = m(x)
+        """Each module in turn; a ReLU followed by a 2x2 MaxPool2d (neither hooked) runs as one pass of the pool
+        (MaxPool2d.forward_after_relu: the same numbers), its backward then the gradient of both."""
+        modules, fused, i = list(self._modules.values()), [], 0
+        while i < len(modules):
+            if i + 1 < len(modules) and _relu_then_pool(modules[i], modules[i + 1]):
+                x = modules[i + 1](x, after_relu=True)
+                fused.append(i + 1)
+                i += 2
+            else:
+                x = modules[i](x)
+                i += 1
+        self.save_for_backward(frozenset(fused))
         return x
 
     def backward(self, grad_output):
-        for m in reversed(self._modules.values()):
+        modules = list(self._modules.values())
+        fused = self.saved_tensors[0] if self.__dict__.get("_saved") else frozenset()
+        k = len(modules) - 1
+        while k >= 0:
+            m = modules[k]
             grad_output = m.backward(grad_output)
             if grad_output is None:
                 if m.needs_input_grad:
@@ -94,7 +110,16 @@ class Sequential(_IndexedModules):
                                     "gradient with respect to its input (set needs_input_grad = False on a "
                                     "first layer to stop there)")
                 break  # a layer with needs_input_grad = False: nothing flows further back
+            k -= 2 if k in fused else 1  # (a fused pool's gradient is its ReLU's too)
         return grad_output
+
+
+def _relu_then_pool(first, second):
+    """True when Sequential runs the pair as one fused pool: a plain ReLU, then a MaxPool2d that can fuse it,
+    neither with hooks (a hook sees each module's own output)."""
+    return (type(first) is ReLU and type(second) is MaxPool2d and second.fuses_relu()
+            and not (first._forward_hooks or first._backward_hooks or second._forward_hooks
+                     or second._backward_hooks))
 
 
 class ModuleList(_IndexedModules):

@@ -4,7 +4,7 @@ its layer and tested equal to it (tests/test_kernels.py: bitwise, same operation
 - 2x2 max pooling (the common one) in one pass over the input, keeping each window's argmax; its gradient
   routed by that argmax;
 - im2col (the convolution's columns) and col2im (their gradient summed back, one pass over the image);
-- ReLU's output and mask in one pass.
+- ReLU's output and mask in one pass; 2x2 max pooling with the ReLU before it (the pair fused: pooling.py).
 
 numpy does each of these as one strided pass per kernel offset, over views whose memory order rarely matches;
 here every array is walked once, in its memory order. The 4-D arrays are "planes first": (A, B, H, W) with any
@@ -80,14 +80,18 @@ def relu(x, y, mask):
         y[k] = v if positive or v != v else 0
 
 
-def max_pool2(x, sh, sw, ph, pw, y, argmax):
+def max_pool2(x, sh, sw, ph, pw, relu, y, argmax):
     """2x2 windows: y[a, b] = the max of each window of x[a, b] (padding: -inf), argmax = its first max in
     scan order 0..3 (a NaN counts as the max: the first NaN), as MaxPool2d's numpy reference computes them.
 
     The window is unrolled and the comparisons are plain `>` (a loop over a window whose size is known only at
     run time, or a NaN test in each comparison, is ten times slower); a plane holding a NaN is redone with the
-    NaN-aware comparison."""
+    NaN-aware comparison.
+
+    relu=True: ReLU of the result too (the pair ReLU -> MaxPool2d, fused: pooling.py): a window whose max is
+    not positive outputs 0 (a NaN stays NaN) with argmax 4, no element of it (ReLU's gradient there is 0)."""
     n_a, n_b, h, w = x.shape
+    zero = y.dtype.type(0)
     oh_n, ow_n = y.shape[2], y.shape[3]
     padded = ph > 0 or pw > 0
     plane = np.full((h + 2 * ph, w + 2 * pw) if padded else (0, 0), -np.inf, dtype=x.dtype)
@@ -110,6 +114,8 @@ def max_pool2(x, sh, sw, ph, pw, y, argmax):
                         best, first = v2, 2
                     if v3 > best:
                         best, first = v3, 3
+                    if relu and not best > 0:
+                        best, first = zero, 4  # (a NaN max is redone below)
                     y[a, b, oh, ow] = best
                     argmax[a, b, oh, ow] = first
                     total = v0 + v1 + v2 + v3
@@ -122,13 +128,15 @@ def max_pool2(x, sh, sw, ph, pw, y, argmax):
                             v = src[oh * sh + (k >> 1), ow * sw + (k & 1)]
                             if v > best or (v != v and best == best):
                                 best, first = v, k
+                        if relu and not best > 0:
+                            best, first = (best if best != best else zero), 4
                         y[a, b, oh, ow] = best
                         argmax[a, b, oh, ow] = first
 
 
 def max_pool2_grad(dy, argmax, sh, sw, dx):
-    """dx (padded, zeros) = each dy routed to its 2x2 window's argmax. Windows that do not overlap write each
-    element they cover once; overlapping windows add into zeros, outputs walked last to first so that each
+    """dx (padded, zeros) = each dy routed to its 2x2 window's argmax (4, with windows that do not overlap: to
+    none of them, after max_pool2 with relu). Windows that do not overlap write each element they cover once; overlapping windows add into zeros, outputs walked last to first so that each
     element sums its shares in offset order, as the numpy reference's one pass per offset does."""
     n_a, n_b, oh_n, ow_n = dy.shape
     zero = dx.dtype.type(0)
@@ -225,7 +233,8 @@ def warm_up():
         return
     y, argmax, cols = np.zeros((1, 1, 2, 2), f), np.zeros((1, 1, 2, 2), np.uint8), np.zeros((9, 16), f)
     get("relu")(x.ravel(), x.ravel(), np.zeros(16, np.bool_))
-    get("max_pool2")(x, 2, 2, 0, 0, y, argmax)
+    get("max_pool2")(x, 2, 2, 0, 0, False, y, argmax)
+    get("max_pool2")(x, 2, 2, 0, 0, True, y, argmax)
     get("max_pool2_grad")(y, argmax, 2, 2, x)
     get("im2col")(x, 3, 3, 1, 1, 1, 1, 4, 4, cols)
     get("col2im")(cols, 3, 3, 1, 1, 1, 1, 4, 4, x)

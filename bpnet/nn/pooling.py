@@ -62,20 +62,15 @@ class MaxPool2d(_Pool2d):
     """(N, C, H, W) -> (N, C, OH, OW), OH = (H + 2 pad - k) // s + 1 (padding with -inf); the gradient goes to
     the first max of each window in scan order, as in PyTorch (a NaN is its window's max)."""
 
-    def forward(self, x):
-        """The elementwise max of the KH*KW strided slices, and which of them held it (kept for backward)."""
+    def forward(self, x, after_relu=False):
+        """The elementwise max of the KH*KW strided slices, and which of them held it (kept for backward).
+        after_relu=True (Sequential, when fuses_relu()): this pool of ReLU(x), see forward_after_relu."""
+        if after_relu:
+            return self.forward_after_relu(x)
         oh, ow = self._out_hw(x)
         fast = kernels.get("max_pool2") if self.kernel_size == (2, 2) else None
         if fast is not None:  # the same max and argmax, in one compiled pass over x in its memory order
-            planes = _planes(x)
-            y = np.empty(planes.shape[:2] + (oh, ow), dtype=x.dtype)
-            argmax = np.empty_like(y, dtype=np.uint8)
-            (sh, sw), (ph, pw) = self.stride, self.padding
-            kernels.run(lambda lo, hi: fast(planes[lo:hi], sh, sw, ph, pw, y[lo:hi], argmax[lo:hi]), len(y), x.size)
-            y, argmax = _unplanes(y, x), _unplanes(argmax, x)
-            padded = x.shape[:2] + tuple(d + 2 * p for d, p in zip(x.shape[2:], self.padding))
-            self.save_for_backward(argmax, padded, x.strides)
-            return y
+            return self._compiled(x, fast, relu=False)
         if any(self.padding):
             (ph, pw), (h, w) = self.padding, x.shape[2:]
             padded = np.full(x.shape[:2] + (h + 2 * ph, w + 2 * pw), -np.inf, dtype=x.dtype)
@@ -93,6 +88,33 @@ class MaxPool2d(_Pool2d):
                 hit |= np.isnan(windows[k])
             np.copyto(argmax, k, where=hit)
         self.save_for_backward(argmax, x.shape, x.strides)
+        return y
+
+    def fuses_relu(self):
+        """True when forward_after_relu can run (compiled loops, 2x2 windows that do not overlap)."""
+        return self.kernel_size == (2, 2) and min(self.stride) >= 2 and kernels.get("max_pool2") is not None
+
+    def forward_after_relu(self, x):
+        """This pool of ReLU(x), for Sequential's pair ReLU -> MaxPool2d (when fuses_relu()): max pooling commutes
+        with ReLU, max(relu(x)) = relu(max(x)), so the pool runs on x and ReLU on its 4x smaller output; a window
+        whose max is not positive (all its ReLU outputs 0, their gradient 0) gets argmax 4, routing its gradient
+        nowhere. backward() then returns the gradient of the pair: the same numbers as the two modules', bit for
+        bit, in a third of the memory traffic (tests/test_fusion.py)."""
+        if not self.fuses_relu():
+            raise ValueError(f"MaxPool2d{self.kernel_size} stride {self.stride} cannot fuse a ReLU (2x2 windows "
+                             "of stride >= 2 with the compiled loops only)")
+        return self._compiled(x, kernels.get("max_pool2"), relu=True)
+
+    def _compiled(self, x, fast, relu):
+        planes = _planes(x)
+        y = np.empty(planes.shape[:2] + self._out_hw(x), dtype=x.dtype)
+        argmax = np.empty_like(y, dtype=np.uint8)
+        (sh, sw), (ph, pw) = self.stride, self.padding
+        kernels.run(lambda lo, hi: fast(planes[lo:hi], sh, sw, ph, pw, relu, y[lo:hi], argmax[lo:hi]), len(y),
+                    x.size)
+        y, argmax = _unplanes(y, x), _unplanes(argmax, x)
+        padded = x.shape[:2] + tuple(d + 2 * p for d, p in zip(x.shape[2:], self.padding))
+        self.save_for_backward(argmax, padded, x.strides)
         return y
 
     def backward(self, dy):
