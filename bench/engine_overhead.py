@@ -116,7 +116,8 @@ def main():
     print(f"median of each repeat's ratio: engine overhead {100 * (paired_j - 1):+.1f}%, with the X-ray watched "
           f"{100 * (paired_x - 1):+.1f}% (target <= 5%)")
     print(f"the engine's own time on the training thread (outside the trainer's steps), median: job "
-          f"{100 * statistics.median(shares):+.1f}%, x-rayed job {100 * statistics.median(xshares):+.1f}% of its steps' time")
+          f"{100 * statistics.median(shares):+.1f}%, x-rayed job {100 * statistics.median(xshares):+.1f}% "
+          "of its steps' time")
 
 
 if __name__ == "__main__":

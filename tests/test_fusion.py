@@ -5,23 +5,30 @@ import numpy as np
 import pytest
 
 from bpnet import nn
+from bpnet.engine.config import validate_config
+from bpnet.engine.trainer import Trainer
 from bpnet.nn import kernels
 from test_kernels import special_input
 
 pytest.importorskip("numba")  # a runtime requirement: CI always has it
 
 
-def cnn(seed=0, pool=None):
-    np.random.seed(seed)
-    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(**(pool or {"kernel_size": 2})),
-                         nn.Conv2d(4, 2, 3), nn.ReLU(), nn.MaxPool2d(2))
+def cnn():
+    np.random.seed(0)
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 2, 3), nn.ReLU(),
+                         nn.MaxPool2d(2))
 
 
-def train_step(model, x, seed=1):
+def upstream(shape, dtype):
+    """The seeded gradient both ways of running the model receive."""
+    return np.random.default_rng(1).standard_normal(shape).astype(dtype)
+
+
+def train_step(model, x):
     """(output, input gradient, parameter gradients) of one forward and backward through the model."""
     model.zero_grad()
     y = model(x)
-    dx = model.backward(np.random.default_rng(seed).standard_normal(y.shape).astype(x.dtype))
+    dx = model.backward(upstream(y.shape, x.dtype))
     return [y, dx] + [p.grad.copy() for p in model.parameters()]
 
 
@@ -31,7 +38,7 @@ def apart(model, x):
     y = x
     for m in model:
         y = m(y)
-    g = np.random.default_rng(1).standard_normal(y.shape).astype(x.dtype)
+    g = upstream(y.shape, x.dtype)
     for m in reversed(list(model)):
         g = m.backward(g)
     return [y, g] + [p.grad.copy() for p in model.parameters()]
@@ -50,7 +57,8 @@ def assert_same(a, b):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("layout", ["contiguous", "channel_major"])
-@pytest.mark.parametrize("pool", [{"kernel_size": 2}, {"kernel_size": 2, "padding": 1}, {"kernel_size": 2, "stride": 3}])
+@pytest.mark.parametrize("pool", [{"kernel_size": 2}, {"kernel_size": 2, "padding": 1},
+                                  {"kernel_size": 2, "stride": 3}])
 def test_the_fused_pair_equals_the_two_modules_bit_for_bit(dtype, layout, pool):
     pair, x = nn.Sequential(nn.ReLU(), nn.MaxPool2d(**pool)), special_input((3, 4, 8, 8), dtype, layout)
     assert fused_pools(pair, x) == 1
@@ -95,8 +103,6 @@ def test_a_pool_refuses_to_fuse_what_it_cannot():
 
 
 def test_the_trainer_keeps_the_pair_adjacent_so_a_job_fuses_it():
-    from bpnet.engine.trainer import Trainer
-    from bpnet.engine.config import validate_config
     t = Trainer(validate_config({"task": "mnist", "model": "cnn", "n_samples": 1000, "epochs": 1}))
     kinds = [type(m).__name__ for m in t.net]
     pairs = [i for i, k in enumerate(kinds) if k == "MaxPool2d"]

@@ -82,10 +82,11 @@ class Trainer:
         # the model as the trainer runs it: the same layers, with a stop check between each two, so a stop takes
         # effect within a layer's time, not a step's (a large step takes seconds); self.model stays as built
         self.stop_requested = False
+        # (none between a ReLU and the max pool after it: Sequential runs that pair as one pass)
         layers, net = list(self.model), []
         for i, layer in enumerate(layers):
-            if i and not (type(layers[i - 1]) is nn.ReLU and isinstance(layer, nn.MaxPool2d)):  # (a pair Sequential
-                net.append(_StopCheck(self))                                                  # runs as one pass)
+            if i and not (type(layers[i - 1]) is nn.ReLU and isinstance(layer, nn.MaxPool2d)):
+                net.append(_StopCheck(self))
             net.append(layer)
         self.net = nn.Sequential(*net)
 

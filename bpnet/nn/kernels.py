@@ -135,9 +135,10 @@ def max_pool2(x, sh, sw, ph, pw, relu, y, argmax):
 
 
 def max_pool2_grad(dy, argmax, sh, sw, dx):
-    """dx (padded, zeros) = each dy routed to its 2x2 window's argmax (4, with windows that do not overlap: to
-    none of them, after max_pool2 with relu). Windows that do not overlap write each element they cover once; overlapping windows add into zeros, outputs walked last to first so that each
-    element sums its shares in offset order, as the numpy reference's one pass per offset does."""
+    """dx (padded, zeros) = each dy routed to its 2x2 window's argmax (argmax 4, left by max_pool2 with relu on
+    windows that do not overlap: to none of them). Windows that do not overlap write each element they cover
+    once; overlapping windows add into zeros, outputs walked last to first so that each element sums its shares
+    in offset order, as the numpy reference's one pass per offset does."""
     n_a, n_b, oh_n, ow_n = dy.shape
     zero = dx.dtype.type(0)
     for a in range(n_a):
