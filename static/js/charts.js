@@ -23,6 +23,9 @@
     return {
       title: { text: title || "", standoff: 6, font: { size: 12 } }, gridcolor: "#eef2f7", zerolinecolor: "#dbe2ea",
       linecolor: "#cbd5e1", ticks: "outside", tickcolor: "#cbd5e1", ticklen: 4, automargin: true,
+      // labels may overflow (automargin makes room anyway): Plotly's default ("hide past div") measures every
+      // tick label's box at each redraw, a forced layout per label and most of a live chart's redraw time
+      ticklabeloverflow: "allow",
     };
   };
 
