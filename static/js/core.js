@@ -2,7 +2,7 @@
  * frame scheduler every chart draws through.
  *
  * The dashboard's scripts are plain scripts (no build step), loaded in this order by _experiment.html:
- *   core.js          BP.data, BP.$ / BP.$$, BP.finite, BP.merge, BP.cap, BP.escapeHtml, BP.render, BP.thin
+ *   core.js          BP.data, BP.$ / BP.$$, BP.finite, BP.merge, BP.cap, BP.escapeHtml, BP.render, BP.idle, BP.thin
  *   format.js        BP.fmt: numbers, percentages, durations
  *   colors.js        BP.colors, BP.runColor, BP.layerColor
  *   charts.js        Plotly config and layout, BP.newPlot / BP.react, BP.describe (a chart's text
@@ -66,8 +66,9 @@
   // Each key's redraws are also kept `spacing` (default 3) times its own last cost apart: a costly chart is drawn
   // less often while the cheap ones keep their pace. {settle: true}: the cost counts until the next frame has
   // been drawn (a WebGL chart, such as the 3-D surface, does its drawing in the frame after its redraw).
+  // A redraw over HEAVY ms is the last of its frame (see run).
   BP.render = (function () {
-    const SLICE = 30, SPACING = 3, BACKOFF = 3;
+    const SLICE = 30, HEAVY = 8, SPACING = 3, BACKOFF = 3;
     const jobs = new Map(), later = new Map();
     let round = null, scheduled = false, cost = 0, spent = 0, notBefore = 0;
     function schedule() {
@@ -90,9 +91,13 @@
         round.delete(key);
         const t = performance.now();
         fn();
-        const pace = later.get(key);
-        pace.last = performance.now() - t;
+        const pace = later.get(key), took = performance.now() - t;
+        pace.last = took;
         if (pace.settle) requestAnimationFrame(() => setTimeout(() => (pace.last = performance.now() - t), 0));
+        else if (took > HEAVY) setTimeout(() => (pace.last = performance.now() - t), 0);
+        // a Plotly redraw goes on in promise callbacks after fn returns (often as long again), in this same
+        // task: a heavy redraw ends this frame's batch, and its cost counts once those callbacks have run
+        if (took > HEAVY) break;
       }
       spent += performance.now() - start;
       if (round.size) {
@@ -155,6 +160,22 @@
       },
     };
   })();
+
+  /** Call fn once the page is idle (after it has loaded and drawn), for work worth doing before the user needs
+   *  it; BP.idle.pending counts the calls still to come. */
+  BP.idle = function (fn) {
+    BP.idle.pending += 1;
+    const run = () => {
+      try {
+        fn();
+      } finally {
+        BP.idle.pending -= 1;
+      }
+    };
+    if (window.requestIdleCallback) requestIdleCallback(run, { timeout: 2000 });
+    else setTimeout(run, 200);
+  };
+  BP.idle.pending = 0;
 
   /** At most `limit` items of an array, evenly spread (for drawing; the data itself is not changed). */
   BP.thin = function (arr, limit) {

@@ -62,11 +62,26 @@
       const cam = scene && scene.getCamera ? scene.getCamera() : null;
       if (cam && cam.eye) surfLayout.scene.camera = JSON.parse(JSON.stringify(cam));
     }
+    if (webgl) BP.idle(warmUp);
     const errEl = BP.plot("chart-error", [], errLayout);
     let data = null, pred = null, zr = [0, 1], rev = 0, step = 0, lastPoints = null;
     if (!webgl) {
       document.querySelector("#chart-surface").closest(".chart-card").querySelector(".sub").textContent =
         "this browser has no WebGL: showing the prediction as a map instead of in 3-D";
+    }
+
+    /** The first 3-D drawing creates the WebGL scene and compiles its shaders, which takes seconds with software
+     *  WebGL (no GPU): done once while the page is idle after loading, with a tiny flat grid of both kinds of
+     *  surface (wireframe and shaded, both faint) under the chart's "press Start" note, so that Start does not
+     *  freeze the page. */
+    function warmUp() {
+      if (data) return;
+      const flat = { x: [0, 1], y: [0, 1], z: [[0, 0], [0, 0]], showscale: false, hoverinfo: "skip", showlegend: false };
+      Plotly.react(surfEl, [
+        Object.assign({ type: "surface", hidesurface: true, contours: { x: { show: true, color: "#e2e8f0" } } }, flat),
+        Object.assign({ type: "surface", colorscale: [[0, "#f1f5f9"], [1, "#f1f5f9"]], opacity: 0.93 }, flat), // (faint)
+      ], surfLayout, BP.plotConfig);
+      if (webgl) asIs(surfEl);
     }
 
     function drawSurface() {

@@ -294,7 +294,7 @@ def test_surface_run_to_the_end(browser, live_server):
     start(browser)
     until(browser, lambda d: points(d, "chart-loss", 0) > 10, message="loss points")
     until(browser, lambda d: js(d, "var d = document.getElementById('chart-surface').data || [];"
-                                   " return d.length === 2 && d[1].type === 'surface' && d[1].z.length === 40"),
+                                   " return d.length === 2 && d[1].type === 'surface' && d[1].name === 'network' && d[1].z.length === 40"),
           message="the predicted surface")
     until(browser, lambda d: js(d, "var d = document.getElementById('chart-error').data || [];"
                                    " return d.length === 1 && d[0].z.length === 40"), message="the error map")

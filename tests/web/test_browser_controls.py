@@ -69,7 +69,7 @@ def test_the_surface_can_be_rotated_while_it_trains_and_stays_rotated(browser, l
     click(browser, pace_button(25))  # slow: many redraws to come
     start(browser)
     until(browser, lambda d: js(d, "var d = document.getElementById('chart-surface').data || [];"
-                                   " return d.length === 2 && d[1].type === 'surface'"), message="the predicted surface")
+                                   " return d.length === 2 && d[1].type === 'surface' && d[1].name === 'network'"), message="the predicted surface")
     eye = "var s = document.getElementById('chart-surface')._fullLayout.scene._scene; var e = s.getCamera().eye;" \
           " return [e.x, e.y, e.z].map(function (v) { return Math.round(v * 1000) / 1000; })"
     before = js(browser, eye)
