@@ -23,6 +23,7 @@ from multiprocessing.managers import SyncManager
 from bpnet import optim
 from bpnet.engine.heap import give_back
 from bpnet.engine.host import build_job, host_job
+from bpnet.engine.priority import TRAINING_NICENESS
 
 from .backends import LocalBackend, RemoteJob, ServiceError
 from .lifeline import exit_with_parent
@@ -32,7 +33,7 @@ __all__ = ["ProcessBackend", "run_in_worker"]
 log = logging.getLogger("bpnet.web")
 START_PATIENCE = 60  # seconds a job may wait for a worker process to take it before it is failed
 PROBE_PATIENCE = 10  # seconds a probe task may wait (with a worker free) before the pool is deemed jammed
-WORKER_NICENESS = 10  # added to the worker processes' niceness
+WORKER_NICENESS = TRAINING_NICENESS  # added to the worker processes' niceness (a job's thread in one: unchanged)
 BATCH_WAIT = 0.02  # seconds a worker gathers messages before sending them as one (fewer, larger writes)
 MANAGER_DIED = ("the server's message queue (its worker pool's manager process) died, cutting this job off; the "
                 "job is lost: start again")

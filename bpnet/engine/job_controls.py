@@ -6,6 +6,7 @@ import threading
 import time
 
 from .config import validate_field
+from .priority import give_way
 
 __all__ = ["JobControls", "JobError", "STATES", "TERMINAL", "STOPPED_BY_USER", "MAX_STEP_COUNT", "step_count"]
 
@@ -45,9 +46,14 @@ class JobControls:
                 self._set_state("paused", steps=[0] * self.run_count)
             else:
                 self._set_state("running")
-            self._thread = threading.Thread(target=self._run, name=f"bpnet-job-{self.id[:8]}", daemon=True)
+            self._thread = threading.Thread(target=self._run_giving_way, name=f"bpnet-job-{self.id[:8]}", daemon=True)
             self._thread.start()
         return self
+
+    def _run_giving_way(self):
+        """The training loop at a lower CPU priority than the server and a browser beside it (priority.py)."""
+        self.niceness = give_way()
+        self._run()
 
     def pause(self):
         """Pause after the step under way: once this returns no step runs until resume(), and the 'paused'
