@@ -17,9 +17,9 @@ TRAINING_NICENESS = 10
 def give_way(niceness=TRAINING_NICENESS):
     """Lower the calling thread's CPU priority to `niceness` (Linux: a thread's own; never raised, never an
     error: where it is not allowed or not supported, the thread keeps its priority). The thread's niceness."""
-    tid = threading.get_native_id() if hasattr(os, "setpriority") else None
-    if tid is None:
+    if not hasattr(os, "setpriority"):
         return None
+    tid = threading.get_native_id()
     try:
         current = os.getpriority(os.PRIO_PROCESS, tid)
         if current < niceness:

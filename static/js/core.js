@@ -91,13 +91,13 @@
         round.delete(key);
         const t = performance.now();
         fn();
-        const pace = later.get(key), took = performance.now() - t;
+        const pace = later.get(key), took = performance.now() - t, heavy = took > HEAVY;
         pace.last = took;
-        if (pace.settle) requestAnimationFrame(() => setTimeout(() => (pace.last = performance.now() - t), 0));
-        else if (took > HEAVY) setTimeout(() => (pace.last = performance.now() - t), 0);
         // a Plotly redraw goes on in promise callbacks after fn returns (often as long again), in this same
         // task: a heavy redraw ends this frame's batch, and its cost counts once those callbacks have run
-        if (took > HEAVY) break;
+        if (pace.settle) requestAnimationFrame(() => setTimeout(() => (pace.last = performance.now() - t), 0));
+        else if (heavy) setTimeout(() => (pace.last = performance.now() - t), 0);
+        if (heavy) break;
       }
       spent += performance.now() - start;
       if (round.size) {

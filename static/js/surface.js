@@ -81,7 +81,7 @@
         Object.assign({ type: "surface", hidesurface: true, contours: { x: { show: true, color: "#e2e8f0" } } }, flat),
         Object.assign({ type: "surface", colorscale: [[0, "#f1f5f9"], [1, "#f1f5f9"]], opacity: 0.93 }, flat), // (faint)
       ], surfLayout, BP.plotConfig);
-      if (webgl) asIs(surfEl);
+      asIs(surfEl);
     }
 
     function drawSurface() {
