@@ -111,6 +111,7 @@ class _Link:
         self.last_contact, self.undelivered_since, self.lost = time.monotonic(), None, False
         self.archive = None  # the ended job's archive until it is stored
         self.ended = threading.Event()
+        self._beating = threading.Lock()  # one beat at a time: a heartbeat's stale state never lands after a new one
 
     def _safe(self, fn):
         """Run a Redis call; if Redis is unreachable, note it and carry on (the heartbeat decides when to quit)."""
@@ -203,6 +204,10 @@ class _Link:
     def beat(self):
         """Refresh the heartbeat and the job's record (restores it if Redis restarted empty). The heartbeat lasts
         until this worker is done with the job (its archive stored), not just until the job's last state."""
+        with self._beating:
+            self._beat()
+
+    def _beat(self):
         over = self.state in ("finished", "stopped", "failed")
         pipe = self.redis.pipeline()
         pipe.hset(key("job", self.job_id), mapping={**self.meta, "state": self.state, "message": self.message,

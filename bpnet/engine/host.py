@@ -47,6 +47,7 @@ def answer(job, request, send):
             result = None
         else:
             result = getattr(job, op)(*request.get("args", ()))
+            job.wait_delivered()  # its events (a 'paused' state) go out before the reply that says it is done
         reply["result"] = result if isinstance(result, bytes) else clean(result)  # JSON-ready: NaN as None
     except ConfigError as exc:
         reply.update(ok=False, error=str(exc), errors=exc.errors)

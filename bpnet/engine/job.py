@@ -105,14 +105,14 @@ class Job(JobEvents, JobControls, JobResults):
             with self._lock:
                 if self.state not in TERMINAL:
                     self._set_state("failed", OUT_OF_MEMORY)
-            self._wait_delivered()
+            self.wait_delivered()
             return
         except Exception as exc:  # noqa: BLE001 - an engine bug must end the job, not the thread silently
             log.exception("job %s crashed", self.id)
             with self._lock:
                 if self.state not in TERMINAL:
                     self._set_state("failed", f"internal error: {type(exc).__name__}: {exc}")
-            self._wait_delivered()
+            self.wait_delivered()
             return
         with self._lock:
             failed = [r for r in self.recorders if r.failure]
@@ -125,7 +125,7 @@ class Job(JobEvents, JobControls, JobResults):
             else:
                 note = "; ".join(f"{r.label}: {r.failure}" for r in failed)
                 self._set_state("finished", note)
-        self._wait_delivered()  # the thread ends once every listener has had every event
+        self.wait_delivered()  # the thread ends once every listener has had every event
         log.info("job %s %s %s", self.id, self.state, self.message)
 
     def _loop(self):

@@ -56,7 +56,7 @@ class JobEvents:
         with self._lock:
             self._queue(self.history_event(), [(token, callback)])
             self._subscribers[token] = callback
-        self._wait_delivered()
+        self.wait_delivered()
         subscribers = self._subscribers
         return lambda: subscribers.pop(token, None)  # (holds the dict, not the job: an ended job can be freed)
 
@@ -93,8 +93,9 @@ class JobEvents:
                 self._deliverer = None
                 self._delivering.release()
 
-    def _wait_delivered(self):
-        """Block until everything queued so far has been delivered (by this thread or the one delivering)."""
+    def wait_delivered(self):
+        """Block until every event made so far has reached every listener (by this thread or the one delivering):
+        a host calls it before replying to a request, so the reply comes after the events the request made."""
         with self._lock:
             last = self._outbox[-1][2] if self._outbox else None
         if last is not None and not self._delivering_here():
@@ -107,7 +108,7 @@ class JobEvents:
         """send(history event) in order with the events: after every event made before it, before any later one."""
         with self._lock:
             self._queue(self.history_event(), [(None, send)])
-        self._wait_delivered()
+        self.wait_delivered()
 
     def history_event(self):
         """Everything so far, for a late or reconnecting subscriber (long series thinned to 5000 points)."""

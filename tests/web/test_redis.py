@@ -267,3 +267,36 @@ def test_step_mode_xray_and_rewind_through_redis_workers(redis_server, redis_wor
     redis_workers(2)  # the rewound job may start while the old one's worker stores its archive
     url = redis_web()
     check_step_mode(live_client(url), live_client(url))
+
+
+# --- the job's record -----------------------------------------------------------------------------------
+def test_a_heartbeat_never_writes_back_a_state_older_than_the_one_just_recorded(redis_server):
+    """The worker's heartbeat thread and its request thread both write the job's record: a beat that read
+    'running' just before a pause must not land after the 'paused' one (the web answers pause from the record)."""
+    import threading
+
+    from bpnet.worker import _Link
+
+    link = _Link(redis_server.url, "j-beat", {"owner": "o"})
+    link.state = "running"
+    held, go, paused_beat_done = threading.Event(), threading.Event(), threading.Event()
+    pipeline = link.redis.pipeline
+
+    def holding_pipeline():  # the heartbeat's pipeline: held in execute() until told to go on
+        link.redis.pipeline = pipeline  # (only the first beat's)
+        pipe = pipeline()
+        execute = pipe.execute
+        pipe.execute = lambda: (held.set(), go.wait(), execute())[2]
+        return pipe
+
+    link.redis.pipeline = holding_pipeline
+    heartbeat = threading.Thread(target=link.beat)
+    heartbeat.start()
+    held.wait()
+    link.state = "paused"
+    requests = threading.Thread(target=lambda: (link.beat(), paused_beat_done.set()))
+    requests.start()
+    paused_beat_done.wait(0.5)  # (only a missing lock lets it finish while the heartbeat's beat is held)
+    go.set()
+    heartbeat.join(), requests.join()
+    assert record(redis_server, "j-beat")["state"] == "paused"
