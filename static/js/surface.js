@@ -34,7 +34,7 @@
     return [lo - pad, hi + pad];
   }
 
-  BP.views.register("surface", () => {
+  BP.views.register("surface", (page) => {
     const surfLayout = BP.layout({
       margin: { l: 0, r: 0, t: 26, b: 0 }, legend: { x: 0, y: 1 },
       scene: { xaxis: axis3("x"), yaxis: axis3("y"), zaxis: axis3("z"), aspectmode: "manual",
@@ -70,13 +70,17 @@
         "this browser has no WebGL: showing the prediction as a map instead of in 3-D";
     }
 
-    /** The first 3-D drawing creates the WebGL scene and compiles its shaders, which takes seconds with software
-     *  WebGL (no GPU): done once while the page is idle after loading, with a tiny flat grid of both kinds of
-     *  surface (wireframe and shaded, both faint) under the chart's "press Start" note, so that Start does not
-     *  freeze the page. */
+    /** The first 3-D drawing creates the WebGL scene and compiles its shaders, and each new axis label is made
+     *  into geometry: seconds with software WebGL (no GPU). Done once while the page is idle after loading, with
+     *  a tiny flat grid of both kinds of surface (wireframe and shaded, both faint) under the chart's "press
+     *  Start" note, over the form's x and y ranges (their tick labels then ready), so that Start does not freeze
+     *  the page. */
     function warmUp() {
       if (data) return;
-      const flat = { x: [0, 1], y: [0, 1], z: [[0, 0], [0, 0]], showscale: false, hoverinfo: "skip", showlegend: false };
+      const c = (page && page.form && page.form.values()) || {};
+      const span = (lo, hi) => (BP.finite(lo) && BP.finite(hi) && lo < hi ? [lo, hi] : [-2, 2]);
+      const flat = { x: span(c.x_min, c.x_max), y: span(c.y_min, c.y_max), z: [[0, 0], [0, 0]], showscale: false,
+        hoverinfo: "skip", showlegend: false };
       Plotly.react(surfEl, [
         Object.assign({ type: "surface", hidesurface: true, contours: { x: { show: true, color: "#e2e8f0" } } }, flat),
         Object.assign({ type: "surface", colorscale: [[0, "#f1f5f9"], [1, "#f1f5f9"]], opacity: 0.93 }, flat), // (faint)
