@@ -18,7 +18,7 @@ pytest.importorskip("selenium", reason="browser tests need selenium")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
-from test_browser import (clean_console_and_origin, fill, js, open_page, start, until, wait_state)  # noqa: E402,F401
+from test_browser import (clean_console_and_origin, enabled, fill, js, open_page, start, until, wait_state)  # noqa: E402,F401
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 PAGES = ["/function", "/surface", "/classification", "/mnist", "/compare"]
@@ -81,8 +81,8 @@ def test_axe_finds_none_on_a_phone(phone, live_server):
     until(phone, lambda d: js(d, "return document.readyState === 'complete'"), message="the page")
     assert axe_violations(phone) == []
     phone.get(live_server + "/classification")
-    until(phone, lambda d: js(d, "return !!(window.BP && BP.job && BP.job.connected && BP.job.settled)"
-                                 " && !document.getElementById('btn-start').disabled"), message="Start enabled")
+    until(phone, lambda d: js(d, "return !!(window.BP && BP.job && BP.job.connected && BP.job.settled)")
+          and enabled(d, "btn-start"), message="Start enabled")
     assert axe_violations(phone) == []
 
 
