@@ -15,7 +15,7 @@ import pytest
 
 from bpnet.cli import main
 from bpnet.engine.config import FIELDS, TASKS, field_spec, validate_config
-from bpnet.engine.experiments import BASE, COMPARISONS, comparison_defaults
+from bpnet.engine.experiments import BASE, COMPARISONS
 from bpnet.engine.models import build_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -180,7 +180,7 @@ def test_fields_json_prints_the_schema(capsys):
     assert set(schema) == set(TASKS)
     assert schema["function"]["lr"]["min"] == 1e-6 and schema["mnist"]["epochs"]["max"] == 100
     assert main(["fields", "--json", "--task", "mnist"]) == 0
-    assert json.loads(capsys.readouterr().out)["lr"]["default"] == 0.001
+    assert json.loads(capsys.readouterr().out)["lr"]["default"] == 0.002
 
 
 def test_fields_prints_a_table_of_every_setting(capsys):
@@ -193,7 +193,7 @@ def test_fields_prints_a_table_of_every_setting(capsys):
     glossary = " ".join(line.strip() for line in lines[len(table):])  # then what the settings mean, as the form says
     for name in ("optimizer", "init", "batch_norm", "dropout", "lr_schedule"):
         assert f"{name} ({FIELDS[name]['label']}): {FIELDS[name]['glossary']}" in glossary
-    assert rows["lr"].split()[1:8] == ["0.01", "(mnist:", "0.001)", "1e-06", "to", "10", "Learning"]
+    assert rows["lr"].split()[1:8] == ["0.01", "(mnist:", "0.002)", "1e-06", "to", "10", "Learning"]
     assert rows["batch_norm"].split()[1:5] == ["off", "on", "or", "off"]
 
 
@@ -202,7 +202,7 @@ def test_fields_of_one_task_shows_its_defaults_only(capsys):
     out = capsys.readouterr().out.split("\n\n")[0]
     rows = {line.split()[0]: line.split() for line in out.splitlines()[2:] if line[:1].strip()}
     assert list(rows) == [name for name, spec in FIELDS.items() if "mnist" in spec["tasks"]]
-    assert rows["lr"][1:5] == ["0.001", "1e-06", "to", "10"]
+    assert rows["lr"][1:5] == ["0.002", "1e-06", "to", "10"]
     assert rows["n_samples"][1:5] == ["50000", "1000", "to", "50000"]
 
 
@@ -252,13 +252,13 @@ def test_help_shows_each_settings_default_and_limits(command, capsys):
             assert f"limits: {number(spec['min'])} to {number(spec['max'])}" in help_text
         if spec["kind"] == "choice":
             assert "one of: " + ", ".join(spec["choices"]) in help_text
-        default = comparison_defaults("normalization")[name] if command == "compare" and name in BASE else spec["default"]
+        default = BASE[name] if command == "compare" and name in BASE else spec["default"]  # (a comparison may suggest others)
         if spec["kind"] in ("int", "float"):
             assert f"default: {number(default)}" in help_text
         elif spec["kind"] == "int_list":
             assert f"default: {','.join(map(str, default))}" in help_text
     if command == "train":
-        assert "default: 0.01 (mnist: 0.001)" in text and "limits: 10 to 20000 (mnist: 1000 to 50000)" in text
+        assert "default: 0.01 (mnist: 0.002)" in text and "limits: 10 to 20000 (mnist: 1000 to 50000)" in text
     else:
         assert "default: 10000" in text and "activation also sets --hidden 128,128,128,128" in full
 
@@ -329,7 +329,7 @@ def test_python_dash_m_bpnet_runs(tmp_path):
 # --- MNIST's evaluation lines ---------------------------------------------------------------------
 # 1000 images: 7 full batches of 128 per epoch; the subset is evaluated at steps 3, 6, 9 and 12
 MNIST_FLAGS = ["--task", "mnist", "--n-samples", "1000", "--hidden", "8", "--epochs", "2", "--eval-every", "3",
-               "--val-subset", "100"]
+               "--val-subset", "100", "--batch-size", "128"]
 
 
 def evaluation_lines(out):

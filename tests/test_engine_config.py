@@ -32,7 +32,7 @@ def test_defaults_of_each_task_are_complete_and_valid(task):
 
 def test_per_task_defaults_differ_where_the_schema_says():
     assert defaults("surface")["formula"] == "sin(x)*cos(y)"
-    assert defaults("mnist")["lr"] == 0.001 and defaults("function")["lr"] == 0.01
+    assert defaults("mnist")["lr"] == 0.002 and defaults("function")["lr"] == 0.01
     assert defaults("mnist")["hidden"] == [512, 512]
     assert "formula" not in defaults("mnist") and "eval_every" not in defaults("function")
     assert "y_min" in defaults("surface") and "y_min" not in defaults("function")

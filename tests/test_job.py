@@ -22,7 +22,8 @@ MEDIUM = {"task": "function", "formula": "sin(3*x)", "n_samples": 200, "hidden":
           "epochs": 100}
 ENDLESS = dict(MEDIUM, epochs=5000)  # 100000 steps: only ever stopped
 CLASSIFICATION = {"task": "classification", "dataset": "xor", "n_samples": 100, "hidden": [8], "epochs": 3}
-MNIST = {"task": "mnist", "n_samples": 1000, "hidden": [32], "epochs": 1, "val_subset": 100, "eval_every": 3}
+MNIST = {"task": "mnist", "n_samples": 1000, "hidden": [32], "epochs": 1, "val_subset": 100, "eval_every": 3,
+         "batch_size": 128}
 DIVERGES = {"task": "function", "formula": "100*x^3", "x_min": -10, "x_max": 10, "optimizer": "sgd", "lr": 10,
             "n_samples": 50, "hidden": [8], "epochs": 20}
 

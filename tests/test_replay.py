@@ -13,7 +13,9 @@ from bpnet.engine.job import Job
 from bpnet.engine.replay import EventLog
 
 FIT = {"task": "function", "formula": "sin(2*x)", "n_samples": 60, "hidden": [8], "batch_size": 16, "epochs": 150}
-MNIST = {"task": "mnist", "n_samples": 1000, "hidden": [16], "epochs": 2, "val_subset": 100, "eval_every": 5}
+# a constant rate: under a schedule a replay gives each report's steps the rate of its last (see replay.py)
+MNIST = {"task": "mnist", "n_samples": 1000, "hidden": [16], "epochs": 2, "val_subset": 100, "eval_every": 5,
+         "batch_size": 128, "lr_schedule": "constant"}
 
 
 def replayed(job, during=None):

@@ -18,7 +18,8 @@ FUNCTION = {"task": "function", "formula": "sin(2*x)", "n_samples": 60, "hidden"
 SURFACE = {"task": "surface", "formula": "x*y", "n_samples": 80, "hidden": [8], "batch_size": 16, "epochs": 2}
 CLASSIFICATION = {"task": "classification", "dataset": "moons", "n_samples": 80, "hidden": [8], "batch_size": 16,
                   "epochs": 2}
-MNIST = {"task": "mnist", "n_samples": 1000, "hidden": [32], "epochs": 1, "val_subset": 100, "eval_every": 3}
+MNIST = {"task": "mnist", "n_samples": 1000, "hidden": [32], "epochs": 1, "val_subset": 100, "eval_every": 3,
+         "batch_size": 128}
 DIVERGES = {"task": "function", "formula": "100*x^3", "x_min": -10, "x_max": 10, "optimizer": "sgd", "lr": 10,
             "n_samples": 50, "hidden": [8], "epochs": 20}
 

@@ -79,6 +79,10 @@ GLOSSARY = {
     "weight_decay": "Each step also pulls every weight towards 0 by this fraction of itself (times the learning "
                     "rate), like adding the squared weights to the loss: small weights make smoother functions, "
                     "a cure for overfitting.",
+    "shift": "Data augmentation: every time a training image is used, it is moved by a random whole number of "
+             "pixels, up to this many, left or right and up or down (blank pixels fill the edge it leaves). The "
+             "network never sees quite the same digit twice, so it learns that a digit moved a little is still that "
+             "digit, and overfits less. Validation and test images are never moved. 0: no shifts.",
     "lr_schedule": "How the learning rate changes over the run. Constant keeps it; cosine lowers it smoothly "
                    "along half a cosine wave, from the rate set at the start to 0 at the last step, so that the "
                    "final steps settle into a minimum instead of bouncing around it.",
@@ -121,17 +125,19 @@ FIELDS = {
                          per_task={"mnist": {"default": "relu"}}),
     "init": _field("choice", "default", "Weight init", choices=INITS),
     "dropout": _field("float", 0.0, "Dropout", 0.0, 0.9),
+    "shift": _field("int", 1, "Shift", 0, 4, tasks=("mnist",),
+                    help="training images moved by up to this many pixels at random; 0: none"),
     "batch_norm": _field("bool", False, "Batch norm"),
     "normalize_inputs": _field("bool", True, "Normalise inputs",
                                help="standardise inputs with the training set's mean and std"),
     "optimizer": _field("choice", "adam", "Optimiser", choices=OPTIMIZERS),
-    "lr": _field("float", 0.01, "Learning rate", 1e-6, 10.0, per_task={"mnist": {"default": 0.001}}),
+    "lr": _field("float", 0.01, "Learning rate", 1e-6, 10.0, per_task={"mnist": {"default": 0.002}}),
     "momentum": _field("float", 0.9, "Momentum", 0.0, 0.999, help="for SGD with momentum or Nesterov momentum",
                        when={"optimizer": ["momentum", "nesterov"]}),
     "weight_decay": _field("float", 0.0, "Weight decay", 0.0, 1.0),
     "lr_schedule": _field("choice", "constant", "LR schedule", choices=("constant", "cosine"),
-                          per_task={"classification": {"default": "cosine"}}),
-    "batch_size": _field("int", 32, "Batch size", 1, 4096, per_task={"mnist": {"default": 128}}),
+                          per_task={"classification": {"default": "cosine"}, "mnist": {"default": "cosine"}}),
+    "batch_size": _field("int", 32, "Batch size", 1, 4096, per_task={"mnist": {"default": 256}}),
     "epochs": _field("int", 1000, "Epochs", 1, 5000,
                      per_task={"surface": {"default": 300}, "classification": {"default": 200},
                                "mnist": {"default": 5, "max": 100}}),

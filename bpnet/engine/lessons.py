@@ -159,7 +159,7 @@ LESSONS = [
          "them on the pad and watch the probabilities split."],
      "setups": [("A small MNIST network", "mnist", {"n_samples": "5000", "hidden": "64", "epochs": "3",
                                                     "eval_every": "10", "hide": "init,dropout,batch_norm,weight_decay,"
-                                                    "lr_schedule,conv_channels"})],
+                                                    "lr_schedule,conv_channels,shift"})],
      "question": "Which digit is mistaken most often, and for which? Would you have confused them?"},
 ]
 

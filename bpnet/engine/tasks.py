@@ -267,6 +267,7 @@ class MNISTTask(_Task):
         self.x_train, self.y_train = s.x_train[:n], s.y_train[:n]
         self.x_val, self.y_val, self.x_test, self.y_test = s.x_val, s.y_val, s.x_test, s.y_test
         self.criterion = nn.CrossEntropyLoss()
+        self.blank = float(mnist_inputs(np.float32(0.0), bool(c["normalize_inputs"])))  # a blank pixel, as fed
         self.subset = np.random.default_rng(c["seed"]).choice(len(self.x_val), c["val_subset"], replace=False)
         self._digit_rng = np.random.default_rng(c["seed"] + 1)  # pictures only: never touches training
 

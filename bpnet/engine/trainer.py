@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from .. import nn, optim
-from ..data import DataLoader
+from ..data import DataLoader, RandomShift
 from .config import validate_config
 from .models import build_model, weight_layers
 from .tasks import make_task
@@ -59,7 +59,7 @@ class Trainer:
         """initial: a SavedModel (engine/saved.py) to train on from its weights and input normalisation instead of
         a fresh network (its architecture must be the config's: saved.check_continuation)."""
         self.config = c = validate_config(config)
-        init_seed, dropout_seed, shuffle_seed = np.random.SeedSequence(c["seed"]).spawn(3)
+        init_seed, dropout_seed, shuffle_seed, shift_seed = np.random.SeedSequence(c["seed"]).spawn(4)
         self.task = make_task(c, dtype, initial.normalization if initial is not None else None)
         self.model = build_model(c, self.task.in_shape, self.task.out_features, np.random.default_rng(init_seed),
                                  np.random.default_rng(dropout_seed), dtype)
@@ -71,6 +71,9 @@ class Trainer:
         n_train = len(self.task.x_train)
         self.loader = DataLoader(self.task.x_train, self.task.y_train, c["batch_size"], shuffle=True,
                                  drop_last=n_train >= c["batch_size"], seed=shuffle_seed)
+        # augmentation (MNIST): each training batch's images moved by a few pixels, drawn afresh every time
+        self.augment = (RandomShift(c["shift"], self.task.in_shape, fill=self.task.blank,
+                                    generator=np.random.default_rng(shift_seed)) if c.get("shift") else None)
         self.steps_per_epoch = len(self.loader)
         self.total_steps = self.steps_per_epoch * c["epochs"]
         self.base_lr = c["lr"]
@@ -114,6 +117,8 @@ class Trainer:
         loss_sum = 0.0
         for epoch in range(self.config["epochs"]):
             for xb, yb in self.loader:
+                if self.augment is not None:
+                    xb = self.augment(xb)
                 opt.zero_grad()
                 out = model(xb)
                 loss = criterion(out, yb)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bpnet.engine.config import defaults
 from support import CHROMEDRIVER, CHROMIUM
 
 if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
@@ -346,7 +347,8 @@ def test_mnist_run_digits_confusion_and_drawing(browser, live_server):
     until(browser, lambda d: points(d, "chart-acc", 1) >= 2, timeout=60, message="validation accuracy points")
     wait_state(browser, "finished", timeout=60)
     assert_startable(browser)
-    assert points(browser, "chart-loss", 0) == 2 * (4000 // 128)  # every training step (of full batches)
+    batch = defaults("mnist")["batch_size"]  # (the form's own)
+    assert points(browser, "chart-loss", 0) == 2 * (4000 // batch)  # every training step (of full batches)
     assert points(browser, "chart-acc", 2) == 2  # the full-split evaluations, marked apart
     assert js(browser, "return document.querySelectorAll('#digits .digit canvas').length") == 24
     wrong = js(browser, "return document.querySelectorAll('#digits .digit.wrong').length")
