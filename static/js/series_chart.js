@@ -4,6 +4,17 @@
   "use strict";
   const finite = BP.finite, merge = BP.merge;
 
+  /** The layout a chart shows before its first point: axes from 0 to 1 (Plotly's own empty axes, -1 to 6 and -1 to
+   *  4, would read as a negative loss or an accuracy of 400%); an axis given a fixed range, or a log one, keeps it. */
+  function emptyAxes(layout) {
+    const out = Object.assign({}, layout);
+    for (const name of ["xaxis", "yaxis"]) {
+      const ax = layout[name] || {};
+      if (!(ax.range && ax.autorange === false) && ax.type !== "log") out[name] = merge(ax, { range: [0, 1], autorange: false });
+    }
+    return out;
+  }
+
   /** A live line chart. Series are added with reset()/add(); points with push(). The raw points are kept,
    *  smoothing (EMA with bias correction) and thinning (every stride-th point) are applied when drawing,
    *  new points go to Plotly in one extendTraces per frame, and the chart is rebuilt with Plotly.react when
@@ -20,7 +31,8 @@
       this.stride = 1;
       this.dirty = false;
       this.traceOf = [];
-      BP.newPlot(this.el, [], this.layout);
+      this.empty = true;
+      BP.newPlot(this.el, [], emptyAxes(this.layout));
     }
     /** Replace every series: specs are Plotly trace props plus smooth (EMA applies) and ghost (faint raw copy). */
     reset(specs) {
@@ -146,10 +158,12 @@
         traces.push(merge(merge({ type: "scatter", mode: "lines" }, spec), { x: out.x, y: out.y }));
         this.traceOf.push(idx);
       }
-      Plotly.react(this.el, traces, this.layout, BP.plotConfig);
+      this.empty = !this.series.some((s) => s.x.length);
+      Plotly.react(this.el, traces, this.empty ? emptyAxes(this.layout) : this.layout, BP.plotConfig);
       this.shown = this.series.map((s) => Math.ceil(s.n / this.stride));
     }
     flush() {
+      if (this.empty && this.series.some((s) => s.x.length)) this.dirty = true; // the first points: axes to fit them
       if (this.dirty) {
         this.dirty = false;
         this._rebuild();

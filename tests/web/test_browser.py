@@ -53,6 +53,12 @@ def points(driver, chart_id, trace=None):
     return counts if trace is None else (counts[trace] if trace < len(counts) else 0)
 
 
+def ranges(driver, chart_id):
+    """The x and y ranges a Plotly chart shows."""
+    return js(driver, "var l = document.getElementById(arguments[0])._fullLayout;"
+                      " return [l.xaxis.range.slice(), l.yaxis.range.slice()];", chart_id)
+
+
 def last_x(driver, chart_id, trace):
     """The last x value of a trace (the latest step drawn; the point count itself shrinks when thinned)."""
     return js(driver, "var t = (document.getElementById(arguments[0]).data || [])[arguments[1]];"
@@ -334,6 +340,8 @@ def test_classification_run_to_the_end(browser, live_server):
 
 def test_mnist_run_digits_confusion_and_drawing(browser, live_server):
     open_page(browser, live_server, "/mnist")
+    # before a run, the charts' axes run from 0 to 1 (not Plotly's empty -1 to 4: a negative loss, 400% accuracy)
+    assert ranges(browser, "chart-loss") == ranges(browser, "chart-acc") == [[0, 1], [0, 1]]
     # fields irrelevant to the chosen options are hidden
     field = lambda name: browser.find_element(By.CSS_SELECTOR, f'#form-mnist [data-field="{name}"]')  # noqa: E731
     set_field(browser, "mnist", "model", "cnn")
@@ -349,6 +357,8 @@ def test_mnist_run_digits_confusion_and_drawing(browser, live_server):
     assert_startable(browser)
     batch = defaults("mnist")["batch_size"]  # (the form's own)
     assert points(browser, "chart-loss", 0) == 2 * (4000 // batch)  # every training step (of full batches)
+    (x0, x1), (y0, y1) = ranges(browser, "chart-acc")  # the axes now fit the points
+    assert x1 >= 2 * (4000 // batch) and y1 < 1.2 and x0 < 20
     assert points(browser, "chart-acc", 2) == 2  # the full-split evaluations, marked apart
     assert js(browser, "return document.querySelectorAll('#digits .digit canvas').length") == 24
     wrong = js(browser, "return document.querySelectorAll('#digits .digit.wrong').length")
