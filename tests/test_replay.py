@@ -13,9 +13,8 @@ from bpnet.engine.job import Job
 from bpnet.engine.replay import EventLog
 
 FIT = {"task": "function", "formula": "sin(2*x)", "n_samples": 60, "hidden": [8], "batch_size": 16, "epochs": 150}
-# a constant rate: under a schedule a replay gives each report's steps the rate of its last (see replay.py)
 MNIST = {"task": "mnist", "n_samples": 1000, "hidden": [16], "epochs": 2, "val_subset": 100, "eval_every": 5,
-         "batch_size": 128, "lr_schedule": "constant"}
+         "batch_size": 128}  # (with its cosine schedule: every step has its own rate)
 
 
 def replayed(job, during=None):
@@ -45,8 +44,9 @@ def test_a_replayed_history_is_the_jobs_own(make):
     assert [log.history_csv(i) for i in range(job.run_count)] == [job.history_csv(i) for i in range(job.run_count)]
 
 
-def test_learning_rate_changes_are_placed_at_their_step():
-    job = Job(dict(FIT, epochs=400))
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_learning_rate_changes_are_placed_at_their_step(schedule):
+    job = Job(dict(FIT, epochs=400, lr_schedule=schedule))
 
     def changes(job):
         for lr in (0.003, 0.002, 0.001):

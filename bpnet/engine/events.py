@@ -20,7 +20,8 @@ job) and ``time`` (when the engine made it, Unix seconds: latency can be measure
               (engine/user_data.py) ``config.data`` is its summary (name, rows, columns, digest, ranges; classes and
               counts), ``y_grid`` and ``z_true`` are null (there is no target) and the baseline's ``floor`` too
 ``steps``     every step since the previous report: lists ``step, epoch, loss`` and, for function, surface and
-              classification, ``val_loss`` (and ``val_acc`` for classification); scalars ``lr``,
+              classification, ``val_loss`` (and ``val_acc`` for classification); under a schedule ``lr_steps``,
+              each step's learning rate; scalars ``lr`` (the last step's),
               ``samples_per_sec``, ``eta`` (seconds), ``progress`` (0-1)
 ``eval``      MNIST validation: ``step, epoch, val_loss, val_acc, train_loss, train_acc, split`` (subset|full)
 ``snapshot``  the model's current picture: function ``y_pred`` on ``x_grid``; surface ``z_pred`` (with one's own

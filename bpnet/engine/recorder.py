@@ -97,6 +97,8 @@ class Recorder:
             if self.trainer.task.classifier:
                 payload["val_acc"] = rows["val_acc"]
         remaining = self.trainer.total_steps - self.trainer.step
+        if self.trainer.scheduler is not None:  # each step's own rate (a replay's CSV gives every step its rate)
+            payload["lr_steps"] = rows["lr"]
         payload.update(lr=float(rows["lr"][-1]), samples_per_sec=rate * self.trainer.config["batch_size"],
                        eta=remaining / rate if rate > 0 else None, progress=self.trainer.step / self.trainer.total_steps)
         return payload

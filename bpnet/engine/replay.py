@@ -3,9 +3,9 @@
 The web process relays every event of a job that trains elsewhere (a worker process, a Redis worker); an
 EventLog keeps them as the job's Recorders keep their records, so when the job is lost (its worker killed, by
 the OOM killer or an operator) its history, CSV and history event stay available: what its watchers saw, to
-the last event relayed. Its views are the Recorder's own (summary, csv), so they read exactly like a Job's. The
-one approximation: a 'steps' event carries the learning rate of its last step, so under a cosine schedule the
-CSV gives every step of a report (50 ms of steps) that rate; changes made with set_lr are placed exactly.
+the last event relayed. Its views are the Recorder's own (summary, csv), so they read exactly like a Job's. A
+'steps' event under a schedule carries every step's learning rate (lr_steps); otherwise the rate is constant
+between changes made with set_lr, which are placed at their step.
 """
 import types
 
@@ -72,9 +72,11 @@ class _Run:
 
     def _add_steps(self, event):
         pending, self._pending = self._pending, []  # set_lr changes since the last report: (after step, rate)
-        last = event.get("lr")
+        last, rates = event.get("lr"), event.get("lr_steps")
         for i, step in enumerate(event["step"]):
-            if pending and step <= pending[-1][0]:  # before this report's last change: the rate then in force
+            if rates is not None:
+                lr = rates[i]
+            elif pending and step <= pending[-1][0]:  # before this report's last change: the rate then in force
                 lr = next((rate for s, rate in reversed(pending) if s < step), self._lr)
             else:
                 lr = last
