@@ -18,7 +18,7 @@ __all__ = ["TINY", "TINY_MNIST", "DIVERGING_MNIST", "TEST_SETTINGS", "TIMEOUT", 
 # --- configs --------------------------------------------------------------------------------------
 # a tiny 1-D fit: 40 points -> 32 training -> 4 steps per epoch, well under a millisecond a step
 TINY = {"task": "function", "formula": "sin(x)", "n_samples": 40, "hidden": [4], "batch_size": 8, "epochs": 5}
-# the tiny MNIST job of the issue: 1000 images, one epoch of 8 steps, evaluation every 5 steps
+# the tiny MNIST job of the issue: 1000 images, one epoch of 7 full batches of 128, evaluation every 5 steps
 TINY_MNIST = {"task": "mnist", "n_samples": 1000, "hidden": [16], "epochs": 1, "val_subset": 100, "eval_every": 5,
               "batch_size": 128}
 # diverges at step 7 (leaky ReLU, SGD at a constant lr 10 on raw 0-255 pixels): its weights, and so its outputs, are NaN

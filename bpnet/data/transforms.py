@@ -24,8 +24,7 @@ class RandomShift:
             return x.copy()
         h, w = self.image_shape[-2:]
         images = x.reshape(len(x), -1, h, w)  # (N, C, H, W) view of the batch
-        padded = np.full(images.shape[:2] + (h + 2 * s, w + 2 * s), self.fill, dtype=x.dtype)
-        padded[:, :, s:s + h, s:s + w] = images
+        padded = np.pad(images, [(0, 0), (0, 0), (s, s), (s, s)], constant_values=self.fill)
         # the crop's top-left corner in the padded image: (s, s) is no shift, (0, 0) moves the digit down-right
         top, left = self._rng.integers(0, 2 * s + 1, size=(2, len(x)))
         out = np.empty_like(images)
