@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from bpnet import _numba, nn
-from bpnet.nn import kernels
+from bpnet.nn import conv as conv_module, kernels
 
 numba = pytest.importorskip("numba")  # a runtime requirement: CI always has it
 
@@ -93,6 +93,19 @@ def test_conv_im2col_and_col2im_compiled_are_bitwise_the_numpy_reference(conv, l
     fast, reference = run(layer, x), with_numpy(monkeypatch, layer, x)
     assert_same(fast, reference)
     assert fast[0].strides == reference[0].strides
+
+
+@pytest.mark.parametrize("images_per_block", [1, 2])
+@pytest.mark.parametrize("conv", [dict(kernel_size=3, padding=1),
+                                  dict(kernel_size=(2, 3), stride=(2, 1), padding=(0, 2))], ids=["3x3_pad1", "mixed"])
+def test_conv_input_gradient_block_by_block_is_bitwise_the_numpy_reference(conv, images_per_block, monkeypatch):
+    layer = nn.Conv2d(4, 5, generator=0, **conv)
+    x = channel_major(np.random.default_rng(0).standard_normal((5, 4, 9, 8)).astype(np.float32))  # 5: a short block
+    oh, ow = layer(x).shape[2:]
+    per_image = layer.weight.data[0].size * oh * ow  # entries of W^T dy per image
+    monkeypatch.setattr(conv_module, "_CHUNK", per_image * images_per_block)
+    fast, reference = run(layer, x), with_numpy(monkeypatch, layer, x)
+    assert_same(fast, reference)
 
 
 @pytest.mark.parametrize("layout", ["contiguous", "channel_major", "sliced"])
