@@ -1,5 +1,5 @@
 """bpnet.formula: a safe formula language. Values match numpy, bad input gets a FormulaError saying what and where."""
-import time
+import sys
 
 import numpy as np
 import pytest
@@ -213,12 +213,10 @@ def test_deep_nesting_never_raises_recursion_error():
             parse_formula(text)
 
 
-def test_huge_numbers_become_inf_and_huge_powers_do_not_hang():
-    start = time.perf_counter()
+def test_huge_numbers_become_inf_and_huge_powers_are_float_powers():
     assert np.all(np.isinf(parse_formula("1e999 + x")(X)))
-    result = parse_formula("power(x, 1e308)")(X)
-    assert result.shape == X.shape
-    assert time.perf_counter() - start < 1.0
+    result = parse_formula("power(x, 1e308)")(X)  # one float pow per element, never an exact integer power
+    assert result.shape == X.shape and result.dtype == np.float64
     with pytest.raises(FormulaError, match="not finite"):
         parse_formula("10^x^1000").check_finite(X)
 
@@ -314,8 +312,22 @@ def _mutate(pair, where, char, insert):
     return text[:where] + char + text[where:] if insert else text[:where] + text[where + 1:]
 
 
-def _parses_or_raises_formula_error_quickly(text):
-    start = time.perf_counter()
+def _calls_made(fn):
+    """How many functions fn() calls (Python and C): a measure of work that no machine's speed changes."""
+    count = [0]
+
+    def profile(frame, event, arg):
+        if event in ("call", "c_call"):
+            count[0] += 1
+    sys.setprofile(profile)
+    try:
+        fn()
+    finally:
+        sys.setprofile(None)
+    return count[0]
+
+
+def _parse_and_evaluate(text):
     try:
         formula = parse_formula(text, variables=("x", "y"))
     except FormulaError as err:
@@ -324,21 +336,26 @@ def _parses_or_raises_formula_error_quickly(text):
     else:
         result = formula(SMALL, SMALL[::-1])
         assert result.shape == SMALL.shape and result.dtype == np.float64
-    assert time.perf_counter() - start < 0.5
+
+
+def _parses_or_raises_formula_error_in_linear_work(text):
+    # ~4000 calls for 200 characters of "x+x+...", ~1000 for a misspelt name's suggestion: a parse that
+    # backtracked or blew up with nesting would make orders of magnitude more
+    assert _calls_made(lambda: _parse_and_evaluate(text)) <= 2000 + 30 * len(text)
 
 
 @settings(max_examples=2000, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(st.text(alphabet=FORMULA_CHARS, max_size=80),
                  st.lists(st.sampled_from(TOKENS), max_size=60).map("".join),
                  st.text(max_size=100)))
-def test_any_string_parses_or_raises_formula_error_quickly(text):
-    _parses_or_raises_formula_error_quickly(text)
+def test_any_string_parses_or_raises_formula_error_in_linear_work(text):
+    _parses_or_raises_formula_error_in_linear_work(text)
 
 
 @settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.builds(_mutate, VALID, st.integers(0, 100), st.sampled_from(FORMULA_CHARS), st.booleans()))
-def test_near_miss_formulas_parse_or_raise_formula_error_quickly(text):
-    _parses_or_raises_formula_error_quickly(text)
+def test_near_miss_formulas_parse_or_raise_formula_error_in_linear_work(text):
+    _parses_or_raises_formula_error_in_linear_work(text)
 
 
 GX, GY = np.linspace(-2, 2, 5)[:, None], np.linspace(-1, 3, 4)[None, :]

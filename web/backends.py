@@ -174,6 +174,7 @@ class RemoteJob(RequestOps):
         self._send_request, self._reply_timeout = send_request, reply_timeout
         self._replies, self._ids = {}, itertools.count(1)
         self._ended = threading.Event()
+        self._ending = threading.Lock()  # an end declared here (fail) and events from the host: one at a time
         self.created = time.monotonic()
 
     config = property(lambda self: self.configs[0])
@@ -184,13 +185,16 @@ class RemoteJob(RequestOps):
     def receive(self, message):
         kind = message["kind"]
         if kind == "event":
-            event = message["event"]
-            self.seq = max(self.seq, event["seq"])
-            if event["type"] == "state":
-                self.state, self.message = event["state"], event["message"]
-            if self.log is not None:
-                self.log.add(event)
-            self.relay.add(event)
+            with self._ending:
+                if self._ended.is_set():  # relayed late from a host declared lost: its watchers were told it ended
+                    return
+                event = message["event"]
+                self.seq = max(self.seq, event["seq"])
+                if event["type"] == "state":
+                    self.state, self.message = event["state"], event["message"]
+                if self.log is not None:
+                    self.log.add(event)
+                self.relay.add(event)
         elif kind == "history":
             self.relay.deliver_history(message["event"], message["sid"])
         elif kind == "reply":
@@ -208,16 +212,19 @@ class RemoteJob(RequestOps):
             self.host = message
 
     def fail(self, message, state="failed"):
-        """The host is gone: tell the watchers and end here (the history so far is what they have)."""
-        if not self.done:  # else it had ended but died before sending its archive: only stop waiting for it
-            self.seq += 1
-            self.state, self.message = state, message
-            event = {"type": "state", "job_id": self.id, "seq": self.seq, "run": 0, "state": state, "message": message}
-            if self.log is not None:
-                self.log.add(event)
-            self.relay.add(event)
-            self.relay.flush()
-        self._ended.set()
+        """The host is gone: tell the watchers and end here (the history so far is what they have; events still
+        on their way from the host are dropped)."""
+        with self._ending:
+            if not self.done:  # else it had ended but died before sending its archive: only stop waiting for it
+                self.seq += 1
+                self.state, self.message = state, message
+                event = {"type": "state", "job_id": self.id, "seq": self.seq, "run": 0, "state": state,
+                         "message": message}
+                if self.log is not None:
+                    self.log.add(event)
+                self.relay.add(event)
+                self.relay.flush()
+            self._ended.set()
         for slot in list(self._replies.values()):
             slot[1] = {"ok": False, "error": message}
             slot[0].set()

@@ -7,6 +7,8 @@ the last event relayed. Its views are the Recorder's own (summary, csv), so they
 'steps' event under a schedule carries every step's learning rate (lr_steps); otherwise the rate is constant
 between changes made with set_lr, which are placed at their step.
 """
+import functools
+import threading
 import types
 
 from .events import Series, clean
@@ -88,15 +90,26 @@ class _Run:
             self.norm_every = norm_interval(self.trainer.step)
 
 
+def _locked(method):
+    @functools.wraps(method)
+    def under_lock(self, *args):
+        with self._lock:
+            return method(self, *args)
+    return under_lock
+
+
 class EventLog:
-    """Every event of one job (add them in seq order); reads like the Job: history(), history_csv(), history_event()."""
+    """Every event of one job (add them in seq order); reads like the Job: history(), history_csv(), history_event().
+    Events may be added on one thread while a request reads on another: each call holds the log's lock."""
 
     def __init__(self, job_id, kind="train"):
         self.job_id, self.kind = job_id, kind
         self.state, self.message, self.seq = "created", "", 0
         self.pace = None  # from 'pace' events (else the config's)
         self._runs = {}
+        self._lock = threading.Lock()
 
+    @_locked
     def add(self, event):
         if event["seq"] <= self.seq:  # already logged (a batch may be relayed twice)
             return
@@ -115,10 +128,12 @@ class EventLog:
     def _summaries(self, limit=None):
         return [self._runs[i].summary(limit=limit) if i in self._runs else None for i in range(self.run_count)]
 
+    @_locked
     def history(self):
         return clean({"job_id": self.job_id, "state": self.state, "message": self.message,
                       "runs": self._summaries()})
 
+    @_locked
     def history_event(self):
         pace = self.pace
         if pace is None:
@@ -126,6 +141,7 @@ class EventLog:
         return clean({"type": "history", "job_id": self.job_id, "seq": self.seq, "run": 0, "kind": self.kind,
                       "state": self.state, "message": self.message, "pace": pace, "runs": self._summaries(limit=5000)})
 
+    @_locked
     def history_csv(self, run=0):
         if run not in self._runs:
             raise IndexError(f"run must be from 0 to {self.run_count - 1}")
