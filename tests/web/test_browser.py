@@ -331,7 +331,7 @@ def test_classification_run_to_the_end(browser, live_server):
     until(browser, lambda d: js(d, "var d = document.getElementById('chart-boundary').data || [];"
                                    " return d.length === 2 && d[0].type === 'heatmap' && d[0].z.length === 60"),
           message="the decision boundary")
-    wait_state(browser, "finished")
+    wait_state(browser, "finished", timeout=120)  # 80 epochs: ~15 s alone on this machine, far more when it is busy
     assert_startable(browser)
     acc = js(browser, "var y = document.getElementById('chart-acc').data[0].y; return y[y.length - 1]")
     assert acc > 0.8, acc
