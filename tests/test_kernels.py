@@ -84,10 +84,11 @@ def test_bpnet_numba_0_keeps_to_numpy(monkeypatch):
                                   dict(kernel_size=(2, 3), stride=(2, 1), padding=(0, 2)),
                                   dict(kernel_size=4, padding="same"), dict(kernel_size=1, stride=5, padding=3)],
                          ids=["3x3_pad1", "valid", "strided", "mixed", "same_even", "gaps"])
-def test_conv_im2col_and_col2im_compiled_are_bitwise_the_numpy_reference(conv, layout, dtype, threads,
+@pytest.mark.parametrize("bias", [True, False])  # (with a bias, im2col adds a row of ones that the bias multiplies)
+def test_conv_im2col_and_col2im_compiled_are_bitwise_the_numpy_reference(conv, layout, dtype, bias, threads,
                                                                         monkeypatch):
     assert kernels.get("im2col") is not None and kernels.get("col2im") is not None
-    layer = nn.Conv2d(4, 5, dtype=dtype, generator=0, **conv)
+    layer = nn.Conv2d(4, 5, dtype=dtype, generator=0, bias=bias, **conv)
     x = np.random.default_rng(0).standard_normal((3, 4, 9, 8)).astype(dtype)
     x = channel_major(x) if layout == "channel_major" else x
     fast, reference = run(layer, x), with_numpy(monkeypatch, layer, x)

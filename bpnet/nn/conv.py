@@ -33,8 +33,9 @@ def conv_pads(padding, kernel, stride):
     return (ph, ph), (pw, pw)
 
 
-def im2col(x, kernel, stride, pads):
+def im2col(x, kernel, stride, pads, ones=False):
     """(N, C, H, W) -> columns (C*KH*KW, N*OH*OW) and (OH, OW); rows ordered (c, kh, kw), columns (n, oh, ow).
+    ones=True adds a last row of ones (C*KH*KW + 1 rows): the bias's column of the weights multiplies it.
 
     Channel-major: the copy runs along contiguous image rows, and a layer whose input came from the previous
     convolution (stored channel-major, see Conv2d.forward) needs no transpose at all.
@@ -42,22 +43,24 @@ def im2col(x, kernel, stride, pads):
     (kh, kw), (sh, sw), ((top, bottom), (left, right)) = kernel, stride, pads
     n, c, h, w = x.shape
     xc = x.transpose(1, 0, 2, 3)  # (C, N, H, W)
+    oh, ow = (h + top + bottom - kh) // sh + 1, (w + left + right - kw) // sw + 1
+    out = np.empty((c * kh * kw + bool(ones), n * oh * ow), dtype=x.dtype)
+    cols = out[:c * kh * kw]
+    if ones:
+        out[-1] = 1
     fast = kernels.get("im2col")
     if fast is not None:  # the same copy in one compiled pass, padding included
-        oh, ow = (h + top + bottom - kh) // sh + 1, (w + left + right - kw) // sw + 1
-        cols = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
         images = oh * ow  # columns per image: the work splits over the images of the batch
         kernels.run(lambda lo, hi: fast(xc[:, lo:hi], kh, kw, sh, sw, top, left, oh, ow,
                                         cols[:, lo * images:hi * images]), n, cols.size)
-        return cols, (oh, ow)
+        return out, (oh, ow)
     if top or bottom or left or right:
         padded = np.zeros((c, n, h + top + bottom, w + left + right), dtype=x.dtype)
         padded[:, :, top:top + h, left:left + w] = xc
         xc = padded
     windows = sliding_window_view(xc, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]  # (C, N, OH, OW, KH, KW) view
-    oh, ow = windows.shape[2:4]
-    cols = windows.transpose(0, 4, 5, 1, 2, 3).reshape(c * kh * kw, n * oh * ow)
-    return cols, (oh, ow)
+    cols.reshape(c, kh, kw, n, oh, ow)[...] = windows.transpose(0, 4, 5, 1, 2, 3)
+    return out, (oh, ow)
 
 
 def col2im(cols, x_shape, kernel, stride, pads, out_hw):
@@ -137,20 +140,24 @@ class Conv2d(Module):
         h, w = x.shape[2] + sum(self.pads[0]), x.shape[3] + sum(self.pads[1])
         if h < self.kernel_size[0] or w < self.kernel_size[1]:
             raise ValueError(f"input {x.shape[2:]} (padded {h}x{w}) is smaller than the kernel {self.kernel_size}")
-        cols, (oh, ow) = im2col(x, self.kernel_size, self.stride, self.pads)
+        cols, (oh, ow) = im2col(x, self.kernel_size, self.stride, self.pads, ones=self.bias is not None)
         self.save_for_backward(cols, x.shape, (oh, ow))
-        y = self.weight.data.reshape(self.out_channels, -1) @ cols  # (C_out, N*OH*OW)
-        if self.bias is not None:
-            y += self.bias.data[:, None]
+        w = self.weight.data.reshape(self.out_channels, -1)
+        if self.bias is not None:  # [W | b] @ [cols; 1] = W cols + b: the bias added inside the product
+            w = np.concatenate([w, self.bias.data[:, None]], axis=1)
+        y = w @ cols  # (C_out, N*OH*OW)
         return y.reshape(self.out_channels, x.shape[0], oh, ow).transpose(1, 0, 2, 3)  # NCHW view, C-major memory
 
     def backward(self, dy):
-        """(N, C_out, OH, OW) -> (N, C_in, H, W); dW = dy cols^T, dcols = W^T dy, dx = col2im(dcols)."""
+        """(N, C_out, OH, OW) -> (N, C_in, H, W); dW = dy cols^T, db = dy 1, dcols = W^T dy, dx = col2im(dcols)."""
         cols, x_shape, out_hw = self.saved_tensors
         dy = dy.transpose(1, 0, 2, 3).reshape(self.out_channels, -1)  # (C_out, N*OH*OW)
-        self.weight.accumulate_matmul(dy, cols.T)  # dW += dy cols^T, as (out_ch, in_ch, kh, kw)
-        if self.bias is not None:
-            self.bias.accumulate(dy.sum(axis=1))
+        if self.bias is None:
+            self.weight.accumulate_matmul(dy, cols.T)  # dW += dy cols^T, as (out_ch, in_ch, kh, kw)
+        elif self.weight.requires_grad or self.bias.requires_grad:
+            grads = dy @ cols.T  # [dW | db]: the row of ones sums dy over the batch and positions for the bias
+            self.weight.accumulate(grads[:, :-1].reshape(self.weight.shape))
+            self.bias.accumulate(grads[:, -1])
         if not self.needs_input_grad:
             return None
         wt = self.weight.data.reshape(self.out_channels, -1).T  # dcols = W^T dy, summed back by col2im
